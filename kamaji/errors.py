@@ -35,9 +35,8 @@ into a requeue and the others into a status condition.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
-
-import attrs
 
 
 class KamajiError(Exception):
@@ -50,13 +49,13 @@ class SpecError(KamajiError, ValueError):
     """The input (a spec, a document, a flag) is wrong."""
 
 
-@attrs.frozen
+@dataclass(frozen=True)
 class FieldError:
     """One problem at one place: ``path`` in JSONPath-like form (``spec.networkProfile.dnsServiceIPs[1]``)."""
 
     path: str
     message: str
-    value: Any = attrs.field(default=None, repr=False)
+    value: Any = field(default=None, repr=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
