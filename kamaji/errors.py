@@ -14,7 +14,7 @@ KamajiError
 ├── RenderError                            valid spec, but rendering cannot proceed
 │   └── MissingInputError                  a required input (CA, datastore connection, ...) was not given
 ├── PluginError
-│   ├── DriverNotFoundError(LookupError)   unknown driver name; lists installed ones and the package to install
+│   ├── DriverNotFoundError(LookupError)   unknown driver; lists installed ones and the package to install
 │   └── PluginLoadError(ImportError)       an entry point failed to import or broke the protocol
 ├── DatastoreError                         raised by drivers, the native error chained
 │   ├── DatastoreUnavailableError          retryable
@@ -25,7 +25,7 @@ KamajiError
 │   ├── KeyExistsError
 │   ├── CompactedError
 │   └── FutureRevisionError
-└── ToolError(RuntimeError)                an external program (etcd, kube-apiserver, ...) is missing or failed
+└── ToolError(RuntimeError)                an external program (etcd, kube-apiserver...) is missing or failed
 ```
 
 ``retryable`` says whether trying the same call again later may succeed; ``reconcile`` turns retryable errors
