@@ -81,9 +81,12 @@ ETCD_PACKAGES = {"etcd": "go.etcd.io/etcd/server/v3", "etcdctl": "go.etcd.io/etc
 
 
 def component(name: str) -> Component:
-    """The component named ``name`` or the one that builds the binary ``name``."""
+    """The component that builds the binary ``name``, or else the component named ``name``."""
     for c in COMPONENTS:
-        if name == c.name or name in c.binaries:
+        if name in c.binaries:
+            return c
+    for c in COMPONENTS:
+        if name == c.name:
             return c
     known = ", ".join(sorted({c.name for c in COMPONENTS} | {b for c in COMPONENTS for b in c.binaries}))
     raise ToolError(f"unknown binary or component {name!r}; known: {known}")
@@ -138,7 +141,7 @@ def find(name: str, *, search_path: bool = True) -> Path:
     Raises ToolError with the command that builds it when it is in neither place.
     """
     c = component(name)
-    if c.name == name:
+    if name not in c.binaries:
         raise ToolError(f"{name!r} is a component, not a binary; its binaries are {', '.join(c.binaries)}")
     if is_built(c):
         return component_dir(c) / name
@@ -160,7 +163,9 @@ def find(name: str, *, search_path: bool = True) -> Path:
 def _go() -> str:
     go = shutil.which("go")
     if go is None:
-        raise ToolError("go is not on PATH: install Go >= 1.26 (https://go.dev/dl/), then run " + MODULE_COMMAND)
+        raise ToolError(
+            "go is not on PATH: install Go >= 1.26 (https://go.dev/dl/), then run " + MODULE_COMMAND
+        )
     return go
 
 
@@ -226,7 +231,12 @@ def kubernetes_wrapper_gomod(gomod: str, version: str) -> str:
     if not modules:
         raise ToolError(f"k8s.io/kubernetes {version}: no staging modules found in its go.mod")
     target = staging_version(version)
-    lines = ["module kamaji.local/build/kubernetes", "", f"go {go_line.group(1) if go_line else '1.26.0'}", ""]
+    lines = [
+        "module kamaji.local/build/kubernetes",
+        "",
+        f"go {go_line.group(1) if go_line else '1.26.0'}",
+        "",
+    ]
     # upstream's GODEBUG defaults apply only when k8s.io/kubernetes is the main module: copy them
     lines += [f"godebug {godebug.group(1) if godebug else 'default=go1.26'}", ""]
     lines += [f"require k8s.io/kubernetes {version}", "", "replace ("]
@@ -272,7 +282,17 @@ def _build_kubernetes(go: str, work: Path, out: Path) -> None:
     _run([go, "mod", "tidy"], cwd=work)
     # one invocation for all five: the shared packages compile once
     _run(
-        [*_nice(), go, "build", "-trimpath", "-ldflags", version_ldflags(v), "-o", f"{out}/", *KUBERNETES_COMMANDS],
+        [
+            *_nice(),
+            go,
+            "build",
+            "-trimpath",
+            "-ldflags",
+            version_ldflags(v),
+            "-o",
+            f"{out}/",
+            *KUBERNETES_COMMANDS,
+        ],
         cwd=work,
     )
 
@@ -294,7 +314,10 @@ def _build_etcd(go: str, work: Path, out: Path) -> None:
     _run([go, "mod", "tidy"], cwd=work)
     ldflags = f"-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA={v}"
     for binary, package in ETCD_PACKAGES.items():
-        _run([*_nice(), go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / binary), package], cwd=work)
+        _run(
+            [*_nice(), go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / binary), package],
+            cwd=work,
+        )
 
 
 _BUILDERS = {"kubernetes": _build_kubernetes, "kine": _build_kine, "etcd": _build_etcd}
@@ -331,7 +354,9 @@ def ensure(c: Component, *, force: bool = False) -> Path:
         _BUILDERS[c.name](go, work, partial)
         missing = [b for b in c.binaries if not os.access(partial / b, os.X_OK)]
         if missing:
-            raise ToolError(f"{c.name} {c.version}: the build did not produce {', '.join(missing)} in {partial}")
+            raise ToolError(
+                f"{c.name} {c.version}: the build did not produce {', '.join(missing)} in {partial}"
+            )
         seconds = round(time.monotonic() - start, 1)
         stamp = {
             "component": c.name,
