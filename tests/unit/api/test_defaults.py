@@ -114,7 +114,11 @@ def test_partial_registry_settings_are_completed() -> None:
                                       "deployment": {"registrySettings": {"registry": "r.example"}}}))  # fmt: skip
     reg = d.spec.control_plane.deployment.registry_settings  # type: ignore[union-attr]
     assert reg is not None
-    assert (reg.registry, reg.api_server_image, reg.scheduler_image) == ("r.example", "kube-apiserver", "kube-scheduler")
+    assert (reg.registry, reg.api_server_image, reg.scheduler_image) == (
+        "r.example",
+        "kube-apiserver",
+        "kube-scheduler",
+    )
 
 
 def test_additional_port_protocol_defaults_to_tcp() -> None:

@@ -305,7 +305,9 @@ def test_datastore_rules(doc: dict, changes: dict, path: str) -> None:
 
 
 def test_datastore_content_errors_do_not_echo_secrets() -> None:
-    found = api.validate_datastore(api.load(with_({"spec.basicAuth.password": {"content": "s3cr3t!!"}}, PG), api.DataStore))
+    found = api.validate_datastore(
+        api.load(with_({"spec.basicAuth.password": {"content": "s3cr3t!!"}}, PG), api.DataStore)
+    )
     assert found and all("s3cr3t" not in str(e) and e.value is None for e in found)
 
 
