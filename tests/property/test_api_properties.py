@@ -88,4 +88,4 @@ def test_arbitrary_documents_only_ever_raise_validation_error(doc: Any) -> None:
                 assert error.path in paths or parent in paths or error.path in ("apiVersion", "kind"), error
         return
     api.validate_any(obj)
-    assert api.dump(obj) == doc
+    assert api.load(api.dump(obj)) == obj  # a null field reads as absent, so compare objects, not documents
