@@ -70,12 +70,8 @@ def _crds(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kamaji", description="Hosted Kubernetes control planes, as a library.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    v = sub.add_parser(
-        "validate", help="validate TenantControlPlane/DataStore YAML files (exit 1 on problems)"
-    )
-    v.add_argument(
-        "files", nargs="+", metavar="FILE", help="YAML file ('-' for stdin); multi-document allowed"
-    )
+    v = sub.add_parser("validate", help="validate TenantControlPlane/DataStore YAML files (exit 1 on problems)")
+    v.add_argument("files", nargs="+", metavar="FILE", help="YAML file ('-' for stdin); multi-document allowed")
     v.set_defaults(run=_validate)
     d = sub.add_parser("defaults", help="print the documents with Kamaji's defaults applied")
     d.add_argument("file", metavar="FILE")

@@ -90,9 +90,7 @@ class _Field:
 @cache
 def fields_of(cls: Any) -> tuple[_Field, ...]:
     hints = typing.get_type_hints(cls)
-    return tuple(
-        _Field(a.name, hints[a.name], a.metadata[_META]) for a in attrs.fields(cls) if _META in a.metadata
-    )
+    return tuple(_Field(a.name, hints[a.name], a.metadata[_META]) for a in attrs.fields(cls) if _META in a.metadata)
 
 
 @cache

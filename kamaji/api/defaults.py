@@ -145,9 +145,7 @@ def _default_addons(addons: Addons | None) -> Addons | None:
     if addons is None or addons.konnectivity is None:
         return addons
     k = addons.konnectivity
-    server = _fill(
-        k.server or KonnectivityServer(port=KONNECTIVITY_SERVER_PORT), image=KONNECTIVITY_SERVER_IMAGE
-    )
+    server = _fill(k.server or KonnectivityServer(port=KONNECTIVITY_SERVER_PORT), image=KONNECTIVITY_SERVER_IMAGE)
     agent = _fill(
         k.agent or KonnectivityAgent(),
         image=KONNECTIVITY_AGENT_IMAGE,

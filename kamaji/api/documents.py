@@ -88,7 +88,5 @@ def load_yaml(text: str) -> list[Object]:
 def dump_yaml(objects: Iterable[Object | Mapping[str, Any]]) -> str:
     """A YAML stream of the objects, keys sorted, libyaml when available."""
     docs = [o if isinstance(o, Mapping) else dump(o) for o in objects]
-    out: str = yaml.dump_all(
-        docs, Dumper=_Dumper, sort_keys=True, default_flow_style=False, explicit_start=True
-    )
+    out: str = yaml.dump_all(docs, Dumper=_Dumper, sort_keys=True, default_flow_style=False, explicit_start=True)
     return out

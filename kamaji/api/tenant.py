@@ -49,9 +49,7 @@ class RegistrySettings:
     registry: str | None = field("registry", crd_default="registry.k8s.io")
     tag_suffix: str | None = field("tagSuffix")
     api_server_image: str | None = field("apiServerImage", crd_default="kube-apiserver")
-    controller_manager_image: str | None = field(
-        "controllerManagerImage", crd_default="kube-controller-manager"
-    )
+    controller_manager_image: str | None = field("controllerManagerImage", crd_default="kube-controller-manager")
     scheduler_image: str | None = field("schedulerImage", crd_default="kube-scheduler")
 
 
@@ -130,9 +128,7 @@ class DeploymentSpec:
     """The control-plane Deployment's knobs."""
 
     registry_settings: RegistrySettings | None = field("registrySettings")
-    replicas: int | None = field(
-        "replicas", minimum=0, crd_default=2, doc="0 puts the control plane to sleep"
-    )
+    replicas: int | None = field("replicas", minimum=0, crd_default=2, doc="0 puts the control plane to sleep")
     node_selector: dict[str, str] | None = field("nodeSelector")
     runtime_class_name: str | None = field("runtimeClassName")
     strategy: JsonObject | None = field("strategy")
@@ -226,9 +222,7 @@ class KubeletSpec:
     """What the tenant's kubelets are told."""
 
     configuration_json_patches: tuple[JSONPatch, ...] | None = field("configurationJSONPatches")
-    preferred_address_types: tuple[AddressType, ...] | None = field(
-        "preferredAddressTypes", min_items=1, list_set=True
-    )
+    preferred_address_types: tuple[AddressType, ...] | None = field("preferredAddressTypes", min_items=1, list_set=True)
     cgroupfs: Literal["systemd", "cgroupfs"] | None = field("cgroupfs", doc="deprecated")
 
 

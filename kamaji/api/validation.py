@@ -57,9 +57,7 @@ def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | Non
 # --- TenantControlPlane ---------------------------------------------------------------------------------------
 
 
-def validate(
-    tcp: TenantControlPlane, *, datastores: Mapping[str, DataStore] | None = None
-) -> list[FieldError]:
+def validate(tcp: TenantControlPlane, *, datastores: Mapping[str, DataStore] | None = None) -> list[FieldError]:
     """Every problem of ``tcp`` (create rules). ``datastores``, when given, is checked for references."""
     return [*_metadata(tcp), *_version_on_create(tcp), *_network(tcp), *_control_plane(tcp),
             *_kubernetes(tcp), *_addons(tcp), *_datastores(tcp, datastores), *_misc(tcp)]  # fmt: skip
@@ -116,9 +114,7 @@ def _version_on_create(tcp: TenantControlPlane) -> Errors:
         yield FieldError("spec.kubernetes.version", str(exc), text)
         return
     if not version.supported:
-        yield FieldError(
-            "spec.kubernetes.version", f"{text} is outside the supported range {supported_range()}", text
-        )
+        yield FieldError("spec.kubernetes.version", f"{text} is outside the supported range {supported_range()}", text)
 
 
 def _cidrs(path: str, values: tuple[str, ...] | None) -> Errors:
@@ -138,9 +134,7 @@ def _network(tcp: TenantControlPlane) -> Errors:
     base = "spec.networkProfile"
     for i, san in enumerate(net.cert_sans or ()):
         if not is_cert_san(san):
-            yield FieldError(
-                f"{base}.certSANs[{i}]", f"{san!r} is not an IP, a DNS name or a *. wildcard", san
-            )
+            yield FieldError(f"{base}.certSANs[{i}]", f"{san!r} is not an IP, a DNS name or a *. wildcard", san)
     for name, value in (("serviceCidr", net.service_cidr), ("podCidr", net.pod_cidr)):
         if value and parse_cidr(value) is None:
             yield FieldError(f"{base}.{name}", f"{value!r} is not a CIDR", value)
@@ -160,9 +154,7 @@ def _network(tcp: TenantControlPlane) -> Errors:
         yield FieldError(f"{base}.advertiseAddress", f"{net.advertise_address!r} is not an IP address",
                          net.advertise_address)  # fmt: skip
     if net.address and not (is_ip(net.address) or is_dns_subdomain(net.address)):
-        yield FieldError(
-            f"{base}.address", f"{net.address!r} is not an IP address or a DNS name", net.address
-        )
+        yield FieldError(f"{base}.address", f"{net.address!r} is not an IP address or a DNS name", net.address)
     service_type = tcp.spec.control_plane.service.service_type
     if service_type != "LoadBalancer":
         if net.load_balancer_source_ranges:
@@ -175,9 +167,7 @@ def _network(tcp: TenantControlPlane) -> Errors:
         if parse_cidr(cidr) is None:
             yield FieldError(f"{base}.loadBalancerSourceRanges[{i}]", f"{cidr!r} is not a CIDR", cidr)
     if service_type == "NodePort" and not net.address:
-        yield FieldError(
-            f"{base}.address", "required with serviceType NodePort (nodes have no address to offer)"
-        )
+        yield FieldError(f"{base}.address", "required with serviceType NodePort (nodes have no address to offer)")
 
 
 def _control_plane(tcp: TenantControlPlane) -> Errors:
@@ -213,9 +203,7 @@ def _control_plane(tcp: TenantControlPlane) -> Errors:
     deployment = cp.deployment
     if deployment is not None and deployment.extra_args is not None:
         for component in ("api_server", "controller_manager", "scheduler", "kine"):
-            camel = {"api_server": "apiServer", "controller_manager": "controllerManager"}.get(
-                component, component
-            )
+            camel = {"api_server": "apiServer", "controller_manager": "controllerManager"}.get(component, component)
             for i, arg in enumerate(getattr(deployment.extra_args, component) or ()):
                 if not _FLAG.match(arg):
                     yield FieldError(f"{base}.deployment.extraArgs.{camel}[{i}]",
@@ -227,9 +215,7 @@ def _kubernetes(tcp: TenantControlPlane) -> Errors:
     for i, patch in enumerate(kubelet.configuration_json_patches or ()):
         where = f"spec.kubernetes.kubelet.configurationJSONPatches[{i}]"
         if patch.path != "" and not patch.path.startswith("/"):
-            yield FieldError(
-                f"{where}.path", f"{patch.path!r} is not a JSON pointer (starts with /)", patch.path
-            )
+            yield FieldError(f"{where}.path", f"{patch.path!r} is not a JSON pointer (starts with /)", patch.path)
         if patch.op in ("move", "copy") and patch.from_ is None:
             yield FieldError(f"{where}.from", f"required for op {patch.op}")
         if patch.op in ("add", "replace", "test") and patch.value is None:
@@ -256,13 +242,9 @@ def _datastores(tcp: TenantControlPlane, datastores: Mapping[str, DataStore] | N
         if not override.resource:
             yield FieldError(f"{where}.resource", "required field is missing")
         elif not override.resource.startswith("/"):
-            yield FieldError(
-                f"{where}.resource", f"{override.resource!r} must start with /", override.resource
-            )
+            yield FieldError(f"{where}.resource", f"{override.resource!r} must start with /", override.resource)
         elif override.resource in seen:
-            yield FieldError(
-                f"{where}.resource", f"duplicate resource {override.resource!r}", override.resource
-            )
+            yield FieldError(f"{where}.resource", f"duplicate resource {override.resource!r}", override.resource)
         else:
             seen.add(override.resource)
         if not override.data_store:
@@ -319,9 +301,7 @@ def _version_skew(old_text: str, new_text: str) -> Errors:
         yield FieldError(where, str(exc), new_text)
         return
     if new.major != 1 or new.minor > MAX_SUPPORTED_MINOR:
-        yield FieldError(
-            where, f"{new_text} is above the newest supported v1.{MAX_SUPPORTED_MINOR}", new_text
-        )
+        yield FieldError(where, f"{new_text} is above the newest supported v1.{MAX_SUPPORTED_MINOR}", new_text)
     try:
         old = parse_version(old_text)
     except VersionError:
@@ -344,16 +324,12 @@ def validate_datastore(ds: DataStore) -> list[FieldError]:
         host, sep, port = endpoint.rpartition(":")
         host = host.removeprefix("[").removesuffix("]")
         if "://" in endpoint or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            errors.append(
-                FieldError(f"spec.endpoints[{i}]", f"{endpoint!r} is not host:port (no scheme)", endpoint)
-            )
+            errors.append(FieldError(f"spec.endpoints[{i}]", f"{endpoint!r} is not host:port (no scheme)", endpoint))
     tls, auth = spec.tls_config, spec.basic_auth
     refs: list[tuple[str, ContentRef | None]] = []
     if spec.driver == "etcd":
         if tls is None:
-            errors.append(
-                FieldError("spec.tlsConfig", "required for etcd (client certificates are the identity)")
-            )
+            errors.append(FieldError("spec.tlsConfig", "required for etcd (client certificates are the identity)"))
         else:
             ca_key = tls.certificate_authority.private_key
             if ca_key is None:
@@ -366,21 +342,13 @@ def validate_datastore(ds: DataStore) -> list[FieldError]:
             client = tls.client_certificate
             if client is None or client.certificate is None or client.private_key is None:
                 errors.append(
-                    FieldError(
-                        "spec.tlsConfig.clientCertificate", "certificate and privateKey are required for etcd"
-                    )
+                    FieldError("spec.tlsConfig.clientCertificate", "certificate and privateKey are required for etcd")
                 )
     else:
         if tls is None and auth is None:
             errors.append(FieldError("spec", "tlsConfig or basicAuth is required"))
-        if (
-            tls is not None
-            and tls.client_certificate is not None
-            and tls.client_certificate.certificate is None
-        ):
-            errors.append(
-                FieldError("spec.tlsConfig.clientCertificate.certificate", "required field is missing")
-            )
+        if tls is not None and tls.client_certificate is not None and tls.client_certificate.certificate is None:
+            errors.append(FieldError("spec.tlsConfig.clientCertificate.certificate", "required field is missing"))
         if auth is not None:
             for name, ref in (("username", auth.username), ("password", auth.password)):
                 if ref is None:
@@ -406,9 +374,7 @@ def _content_ref(path: str, ref: ContentRef | None) -> Errors:
         try:
             base64.b64decode(ref.content, validate=True)
         except (binascii.Error, ValueError):
-            yield FieldError(
-                f"{path}.content", "is not valid base64"
-            )  # the value may be a secret: not echoed
+            yield FieldError(f"{path}.content", "is not valid base64")  # the value may be a secret: not echoed
     elif ref.secret_reference is None:
         yield FieldError(path, "needs content or secretReference")
     else:

@@ -58,9 +58,7 @@ def parse_version(text: str) -> KubernetesVersion:
     match = _VERSION.match(text) if isinstance(text, str) else None
     if match is None:
         raise VersionError(f"{text!r} is not a Kubernetes version like v1.35.7")
-    return KubernetesVersion(
-        int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or ""
-    )
+    return KubernetesVersion(int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or "")
 
 
 def supported_range() -> str:
