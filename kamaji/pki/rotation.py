@@ -206,6 +206,10 @@ class ExistingPKI:
             client = KUBECONFIGS[file].client
             if client in KUBECONFIG_CLIENTS and client not in certificates:
                 certificates[client] = kc.client
+        for file in list(invalid):
+            spec = KUBECONFIGS.get(file)
+            if spec is not None and spec.client in KUBECONFIG_CLIENTS and spec.client not in certificates:
+                invalid.setdefault(spec.client, invalid[file])
 
         return cls(
             certificates=certificates,
