@@ -62,7 +62,7 @@ def test_reprs_never_show_private_keys(bundle: PKIBundle) -> None:
 def _errors_for_garbage(bundle: PKIBundle) -> list[KamajiError]:
     files = bundle.files()
     admin_key = bundle["admin"].key_pem
-    broken_kubeconfig = files["admin.conf"].replace(b"client-certificate-data: ", b"client-certificate-data: x")
+    broken_kubeconfig = files["admin.conf"].replace(b"client-certificate-data: ", b"client-certificate-data: L$")
     cases = [
         lambda: load_certificate(
             b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n", what="ca.crt"
