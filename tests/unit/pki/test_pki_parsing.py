@@ -23,6 +23,7 @@ from kamaji.pki import (
     load_private_key,
     plan_rotation,
 )
+from kamaji.pki.keys import public_key_pem
 from kamaji.pki.kubeconfig import parse_kubeconfig
 from kamaji.pki.serialize import load_yaml
 
@@ -76,6 +77,7 @@ def _errors_for_garbage(bundle: PKIBundle) -> list[KamajiError]:
         lambda: ExistingPKI.load({**files, "admin.conf": broken_kubeconfig}),
         lambda: ExistingPKI.load({**files, "admin.conf": admin_key}),
         lambda: ExistingPKI.load({**files, "pki/sa.pub": files["pki/ca.crt"]}),
+        lambda: ExistingPKI.load({**files, "pki/sa.pub": public_key_pem(bundle.ca.key.public_key())}),
         lambda: issue(make_request(), seed=SEED, now=NOW, ca=bundle["apiserver"]),
         lambda: issue(make_request(), seed=SEED, now=NOW, algorithm=Algorithm.RSA_2048),
     ]
@@ -101,6 +103,7 @@ def test_garbage_gives_clear_errors_without_key_material(bundle: PKIBundle) -> N
         "apiserver: the private key does not match the certificate's public key",
         "admin.conf: client-certificate-data is not valid base64",
         "admin.conf: not a kubeconfig (expected a mapping)",
+        "sa.pub: no PEM PUBLIC KEY block found",
         "sa: sa.pub does not contain the public key of sa.key",
         "ca: 'CN=kube-apiserver' is not a CA certificate",
         "keys: RSA-2048 keys cannot be derived; supply a key for 'ca' (kamaji.keygen.generate_rsa_keys makes them)",
