@@ -163,9 +163,7 @@ def find(name: str, *, search_path: bool = True) -> Path:
 def _go() -> str:
     go = shutil.which("go")
     if go is None:
-        raise ToolError(
-            "go is not on PATH: install Go >= 1.26 (https://go.dev/dl/), then run " + MODULE_COMMAND
-        )
+        raise ToolError("go is not on PATH: install Go >= 1.26 (https://go.dev/dl/), then run " + MODULE_COMMAND)
     return go
 
 
@@ -354,9 +352,7 @@ def ensure(c: Component, *, force: bool = False) -> Path:
         _BUILDERS[c.name](go, work, partial)
         missing = [b for b in c.binaries if not os.access(partial / b, os.X_OK)]
         if missing:
-            raise ToolError(
-                f"{c.name} {c.version}: the build did not produce {', '.join(missing)} in {partial}"
-            )
+            raise ToolError(f"{c.name} {c.version}: the build did not produce {', '.join(missing)} in {partial}")
         seconds = round(time.monotonic() - start, 1)
         stamp = {
             "component": c.name,

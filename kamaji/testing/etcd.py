@@ -30,7 +30,7 @@ def etcdctl_run(
 ) -> subprocess.CompletedProcess[str]:
     """``etcdctl <flags> <args>`` with the built etcdctl (or ``binary``), API v3, a 10 s command timeout."""
     etcdctl = binary or binaries.find("etcdctl")
-    argv = [etcdctl, *flags, "--command-timeout=10s", *args]
+    argv: list[str | Path] = [etcdctl, *flags, "--command-timeout=10s", *args]
     return run(argv, input=input, check=check)
 
 

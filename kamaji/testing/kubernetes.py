@@ -39,9 +39,7 @@ def write_kubeconfig(path: Path, *, server: str, ca: Path, client: CertPair, use
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "kamaji-test", "cluster": {"server": server, "certificate-authority": str(ca)}}],
-        "users": [
-            {"name": user, "user": {"client-certificate": str(client.cert), "client-key": str(client.key)}}
-        ],
+        "users": [{"name": user, "user": {"client-certificate": str(client.cert), "client-key": str(client.key)}}],
         "contexts": [{"name": "kamaji-test", "context": {"cluster": "kamaji-test", "user": user}}],
         "current-context": "kamaji-test",
     }

@@ -71,7 +71,7 @@ class MariaDBServer:
         init.chmod(0o600)
         chown_tree(base, self.os_user)
         if not (data / "mysql").exists():
-            install = [
+            install: list[str | Path] = [
                 _binary("mariadb-install-db"),
                 "--no-defaults",
                 f"--datadir={data}",
@@ -83,7 +83,7 @@ class MariaDBServer:
                 log.write(run(install, timeout=120).stdout)
             chown_tree(base, self.os_user)
         self.port = free_port()
-        argv = [
+        argv: list[str | Path] = [
             _binary("mariadbd"),
             "--no-defaults",
             f"--datadir={data}",

@@ -80,7 +80,7 @@ class PostgresServer:
         as_user = as_user_prefix(self.os_user)
         env = {"HOME": str(base), "LC_ALL": "C.UTF-8"}
         if not (data / "PG_VERSION").exists():
-            initdb = [
+            initdb: list[str | Path] = [
                 *as_user,
                 self._binary("initdb"),
                 "--pgdata",
@@ -98,7 +98,7 @@ class PostgresServer:
                 log.write(run(initdb, env=env, timeout=120).stdout)
             pwfile.unlink()
         self.port = free_port()
-        argv = [
+        argv: list[str | Path] = [
             *as_user,
             self._binary("postgres"),
             "-D",
@@ -119,9 +119,7 @@ class PostgresServer:
             "-c",
             "full_page_writes=off",
         ]
-        self._process = ManagedProcess(
-            "postgres", argv, log=self.log, cwd=base, env=env, stop_signal=signal.SIGINT
-        )
+        self._process = ManagedProcess("postgres", argv, log=self.log, cwd=base, env=env, stop_signal=signal.SIGINT)
         self._process.start()
         self._process.wait_ready(self._ready, timeout, f"PostgreSQL on {self.host}:{self.port}")
         return self
@@ -150,7 +148,7 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run ``sql`` with psql as the superuser; returns unaligned, tuples-only output."""
-        argv = [
+        argv: list[str | Path] = [
             self._binary("psql"),
             "-X",
             "-v",

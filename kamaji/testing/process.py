@@ -256,6 +256,4 @@ class ManagedProcess:
                     os.kill(popen.pid, signal.SIGKILL)
                 popen.wait(timeout=10)
         with self.log.open("ab") as out:
-            out.write(
-                f"== kamaji: {self.name} (pid {popen.pid}) stopped, exit code {popen.returncode}\n".encode()
-            )
+            out.write(f"== kamaji: {self.name} (pid {popen.pid}) stopped, exit code {popen.returncode}\n".encode())
