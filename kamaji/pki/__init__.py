@@ -4,6 +4,7 @@ Pure: no clock, no environment, no randomness, no I/O. Time, the tenant's secret
 CAs come in as arguments; the same arguments give byte-identical PEMs and kubeconfigs everywhere. See docs/pki.md.
 """
 
+from kamaji.pki.adapter import request_from_tcp
 from kamaji.pki.certificates import PROFILES, Issued, Profile, load_certificate, load_issued
 from kamaji.pki.issue import (
     KEY_PURPOSES,
@@ -54,6 +55,7 @@ __all__ = [
     "load_private_key",
     "new_certificate_authority",
     "plan_rotation",
+    "request_from_tcp",
     "stage_ca_rotation",
     "stage_service_account_rotation",
 ]

@@ -147,7 +147,7 @@ class PKIRequest:
         if not _DNS1123_LABEL.match(self.namespace) or len(self.namespace) > 63:
             errors.append(FieldError(_PATH_NAMESPACE, "must be a DNS-1123 label", self.namespace))
         if not self.uid:
-            errors.append(FieldError(_PATH_UID, "must not be empty", self.uid))
+            errors.append(FieldError(_PATH_UID, "must not be empty: keys and serials are derived from it", self.uid))
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 1 <= self.port <= 65535:
             errors.append(FieldError(_PATH_PORT, "must be a port number between 1 and 65535", self.port))
         if not is_dns1123_subdomain(self.cluster_domain) or "." not in self.cluster_domain:

@@ -207,9 +207,9 @@ class ExistingPKI:
             if client in KUBECONFIG_CLIENTS and client not in certificates:
                 certificates[client] = kc.client
         for file in list(invalid):
-            spec = KUBECONFIGS.get(file)
-            if spec is not None and spec.client in KUBECONFIG_CLIENTS and spec.client not in certificates:
-                invalid.setdefault(spec.client, invalid[file])
+            bad = KUBECONFIGS.get(file)
+            if bad is not None and bad.client in KUBECONFIG_CLIENTS and bad.client not in certificates:
+                invalid.setdefault(bad.client, invalid[file])
 
         return cls(
             certificates=certificates,
