@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kamaji import api
+from kamaji import api, cli_certs
 from kamaji.errors import FieldError, KamajiError, ValidationError
 
 
@@ -78,6 +78,7 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(run=_defaults)
     c = sub.add_parser("crds", help="print the generated CustomResourceDefinitions")
     c.set_defaults(run=_crds)
+    cli_certs.add_parser(sub)
     return p
 
 
@@ -86,8 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.run(args)
     except ValidationError as exc:
+        head = f"{exc.subject}: " if exc.subject else ""
         for e in exc.errors:
-            print(str(e) if e.path else e.message, file=sys.stderr)
+            print(head + (str(e) if e.path else e.message), file=sys.stderr)
         return 1
     except KamajiError as exc:
         print(f"kamaji: {exc}", file=sys.stderr)
