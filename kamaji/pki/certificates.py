@@ -10,6 +10,7 @@ as pre-encoded values, which gives byte-identical certificates at half the cost 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,11 @@ import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kamaji.errors import CertificateError
+from kamaji.pki import _der
 from kamaji.pki.keys import PrivateKey, PublicKey, load_private_key, private_key_pem, same_public_key
 from kamaji.pki.request import SubjectAltNames
 
@@ -68,9 +70,24 @@ class Profile:
 
     def subject(self, common_name: str | None = None) -> x509.Name:
         """Go's attribute order: every O, then CN."""
-        attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in self.organizations]
-        attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name or self.common_name))
-        return x509.Name(attributes)
+        return _subject(self.organizations, common_name or self.common_name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _subject(organizations: tuple[str, ...], common_name: str) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attributes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _subject_der(name: x509.Name) -> bytes:
+    return name.public_bytes()
+
+
+@functools.lru_cache(maxsize=1024)
+def _aki_extension(key_identifier: bytes) -> x509.Extension[x509.UnrecognizedExtension]:
+    return _ext(x509.AuthorityKeyIdentifier(key_identifier or None, None, None), False)
 
 
 def _p(
@@ -154,7 +171,7 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def _ext(value: x509.ExtensionType, critical: bool) -> x509.Extension[x509.ExtensionType]:
+def _ext(value: x509.ExtensionType, critical: bool) -> x509.Extension[x509.UnrecognizedExtension]:
     """An extension pre-encoded to DER: the builder copies the bytes instead of re-encoding the object."""
     encoded = x509.UnrecognizedExtension(value.oid, value.public_bytes())
     return x509.Extension(value.oid, critical, encoded)
@@ -169,7 +186,7 @@ _KEY_USAGES = {
 }
 
 
-def _fixed_extensions(profile: Profile) -> tuple[x509.Extension[x509.ExtensionType], ...]:
+def _fixed_extensions(profile: Profile) -> tuple[x509.Extension[x509.UnrecognizedExtension], ...]:
     exts = [_ext(_KEY_USAGES[profile.key_usage], True)]
     if profile.ext_key_usages:
         exts.append(_ext(x509.ExtendedKeyUsage(list(profile.ext_key_usages)), False))
@@ -177,9 +194,31 @@ def _fixed_extensions(profile: Profile) -> tuple[x509.Extension[x509.ExtensionTy
     return tuple(exts)
 
 
-_FIXED: dict[str, tuple[x509.Extension[x509.ExtensionType], ...]] = {
+_FIXED: dict[str, tuple[x509.Extension[x509.UnrecognizedExtension], ...]] = {
     name: _fixed_extensions(p) for name, p in PROFILES.items()
 }
+
+
+@functools.lru_cache(maxsize=64)
+def _oid_der(dotted: str) -> bytes:
+    return _der.oid(dotted)
+
+
+def _extension_der(ext: x509.Extension[x509.UnrecognizedExtension]) -> bytes:
+    return _der.extension(_oid_der(ext.oid.dotted_string), ext.critical, ext.value.value)
+
+
+_FIXED_DER: dict[str, bytes] = {name: b"".join(_extension_der(e) for e in exts) for name, exts in _FIXED.items()}
+
+
+@functools.lru_cache(maxsize=1024)
+def _aki_der(key_identifier: bytes) -> bytes:
+    return _extension_der(_aki_extension(key_identifier))
+
+
+@functools.lru_cache(maxsize=256)
+def _time_der(value: datetime) -> bytes:
+    return _der.time(value)
 
 
 def truncate(now: datetime) -> datetime:
@@ -202,7 +241,7 @@ def _spki(key: PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _sans_extension(sans: SubjectAltNames) -> x509.Extension[x509.ExtensionType]:
+def _sans_extension(sans: SubjectAltNames) -> x509.Extension[x509.UnrecognizedExtension]:
     names: list[x509.GeneralName] = [x509.DNSName(d) for d in sans.dns_names]
     names.extend(x509.IPAddress(ip) for ip in sans.ip_addresses)
     return _ext(x509.SubjectAlternativeName(names), False)
@@ -275,6 +314,43 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
+def _variable_extensions(
+    profile: Profile, public_key: PublicKey, issuer: Issued | None, sans: SubjectAltNames | None
+) -> tuple[bytes, list[x509.Extension[x509.UnrecognizedExtension]]]:
+    """(SKI for a CA, else the issuer's key id; SANs when any) as (SKI, extensions after the fixed ones)."""
+    extra: list[x509.Extension[x509.UnrecognizedExtension]] = []
+    ski = b""
+    if profile.is_ca:
+        ski = x509.SubjectKeyIdentifier.from_public_key(public_key).digest
+        extra.append(_ext(x509.SubjectKeyIdentifier(ski), False))
+    elif issuer is None:
+        raise CertificateError(f"{profile.name}: a leaf certificate needs an issuer")
+    if sans is not None and (sans.dns_names or sans.ip_addresses):
+        extra.append(_sans_extension(sans))
+    return ski, extra
+
+
+def _serial(
+    profile: Profile,
+    identity: str,
+    subject_der: bytes,
+    san_der: bytes,
+    validity_der: bytes,
+    key_id: bytes,
+    issuer_id: bytes,
+) -> int:
+    return derive_serial(
+        b"kamaji.pki/v1 serial",
+        identity.encode(),
+        profile.name.encode(),
+        subject_der,
+        san_der,
+        validity_der,
+        key_id,
+        issuer_id,
+    )
+
+
 def build_certificate(
     profile: Profile,
     *,
@@ -284,55 +360,116 @@ def build_certificate(
     identity: str,
     common_name: str | None = None,
     sans: SubjectAltNames | None = None,
+    key_source: bytes | None = None,
 ) -> Issued:
-    """Issue ``profile`` for ``key``, signed by ``issuer`` (``None``: self-signed). Pure and deterministic."""
+    """Issue ``profile`` for ``key``, signed by ``issuer`` (``None``: self-signed). Pure and deterministic.
+
+    ``key_source`` identifies where ``key`` came from for the serial (a digest of the seed for derived keys);
+    without it the serial hashes the public key itself. The certificate is encoded by ``_der`` and signed with
+    ``key.sign``; ``build_certificate_with_builder`` makes the same bytes through ``CertificateBuilder``.
+    """
     not_before = truncate(now)
     not_after = not_before + profile.validity
-    subject = profile.subject(common_name)
+    validity = _der.tlv(0x30, _time_der(not_before) + _time_der(not_after))
+    subject_der = _subject_der(profile.subject(common_name))
     public_key = key.public_key()
     spki = _spki(public_key)
     if issuer is None:
-        issuer_name = subject
-        signing_key: PrivateKey = key
-        issuer_id = b"self"
+        issuer_der, signing_key, issuer_id = subject_der, key, b"self"
     else:
-        issuer_name = issuer.certificate.subject
-        signing_key = issuer.key
-        issuer_id = issuer.cert_pem
-    extensions = list(_FIXED[profile.name])
-    ski = b""
-    if profile.is_ca:
-        ski = x509.SubjectKeyIdentifier.from_public_key(public_key).digest
-        extensions.append(_ext(x509.SubjectKeyIdentifier(ski), False))
-    else:
-        assert issuer is not None  # leaves always have an issuer
-        extensions.append(_ext(x509.AuthorityKeyIdentifier(issuer.key_identifier or None, None, None), False))
-    san_der = b""
-    if sans is not None and (sans.dns_names or sans.ip_addresses):
-        san_ext = _sans_extension(sans)
-        extensions.append(san_ext)
-        san_der = san_ext.value.public_bytes()
-    serial = derive_serial(
-        b"kamaji.pki/v1 serial",
-        identity.encode(),
-        profile.name.encode(),
-        subject.public_bytes(),
-        san_der,
-        not_before.isoformat().encode(),
-        not_after.isoformat().encode(),
-        spki,
-        issuer_id,
+        issuer_der, signing_key, issuer_id = _subject_der(issuer.certificate.subject), issuer.key, issuer.cert_pem
+    ski, extra = _variable_extensions(profile, public_key, issuer, sans)
+    extra_der = b"".join(_extension_der(e) for e in extra)
+    if issuer is not None:
+        extra_der = _aki_der(issuer.key_identifier) + extra_der
+    san_der = extra[-1].value.value if extra and extra[-1].oid == x509.OID_SUBJECT_ALTERNATIVE_NAME else b""
+    serial = _serial(profile, identity, subject_der, san_der, validity, key_source or spki, issuer_id)
+    is_ec = isinstance(signing_key, ec.EllipticCurvePrivateKey)
+    algorithm = _der.ECDSA_WITH_SHA256 if is_ec else _der.SHA256_WITH_RSA
+    tbs = _der.tlv(
+        0x30,
+        _der.VERSION_3
+        + _der.integer(serial)
+        + algorithm
+        + issuer_der
+        + validity
+        + subject_der
+        + spki
+        + _der.tlv(0xA3, _der.tlv(0x30, _FIXED_DER[profile.name] + extra_der)),
     )
-    builder = x509.CertificateBuilder(issuer_name, subject, public_key, serial, not_before, not_after, extensions)
-    cert = sign(builder, signing_key)
+    if isinstance(signing_key, ec.EllipticCurvePrivateKey):
+        signature = signing_key.sign(tbs, _ECDSA_DETERMINISTIC)
+    else:
+        signature = signing_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+    der = _der.certificate(tbs, algorithm, signature)
     return Issued(
         profile.name,
-        cert,
+        x509.load_der_x509_certificate(der),
         key,
-        cert.public_bytes(serialization.Encoding.PEM),
+        _der.pem(der, "CERTIFICATE"),
         private_key_pem(key),
         ski,
     )
+
+
+def build_certificate_with_builder(
+    profile: Profile,
+    *,
+    key: PrivateKey,
+    issuer: Issued | None,
+    now: datetime,
+    identity: str,
+    common_name: str | None = None,
+    sans: SubjectAltNames | None = None,
+    key_source: bytes | None = None,
+) -> Issued:
+    """``build_certificate`` through cryptography's ``CertificateBuilder`` and typed extensions: the reference the
+    fast path is tested against, byte for byte."""
+    not_before = truncate(now)
+    not_after = not_before + profile.validity
+    validity = _der.tlv(0x30, _der.time(not_before) + _der.time(not_after))
+    subject = profile.subject(common_name)
+    public_key = key.public_key()
+    if issuer is None:
+        issuer_name, signing_key, issuer_id = subject, key, b"self"
+    else:
+        issuer_name, signing_key, issuer_id = issuer.certificate.subject, issuer.key, issuer.cert_pem
+    typed: list[x509.ExtensionType] = [_KEY_USAGES[profile.key_usage]]
+    critical = [True]
+    if profile.ext_key_usages:
+        typed.append(x509.ExtendedKeyUsage(list(profile.ext_key_usages)))
+        critical.append(False)
+    typed.append(x509.BasicConstraints(ca=profile.is_ca, path_length=None))
+    critical.append(True)
+    ski = b""
+    if profile.is_ca:
+        ski = x509.SubjectKeyIdentifier.from_public_key(public_key).digest
+        typed.append(x509.SubjectKeyIdentifier(ski))
+    else:
+        assert issuer is not None
+        typed.append(x509.AuthorityKeyIdentifier(issuer.key_identifier or None, None, None))
+    critical.append(False)
+    san_der = b""
+    if sans is not None and (sans.dns_names or sans.ip_addresses):
+        general: list[x509.GeneralName] = [x509.DNSName(d) for d in sans.dns_names]
+        general.extend(x509.IPAddress(ip) for ip in sans.ip_addresses)
+        san = x509.SubjectAlternativeName(general)
+        typed.append(san)
+        critical.append(False)
+        san_der = san.public_bytes()
+    serial = _serial(
+        profile, identity, subject.public_bytes(), san_der, validity, key_source or _spki(public_key), issuer_id
+    )
+    builder = x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name).public_key(public_key)
+    builder = builder.serial_number(serial).not_valid_before(not_before).not_valid_after(not_after)
+    for ext, crit in zip(typed, critical, strict=True):
+        builder = builder.add_extension(ext, critical=crit)
+    cert = sign(builder, signing_key)
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    return Issued(profile.name, cert, key, pem, private_key_pem(key), ski)
+
+
+_ECDSA_DETERMINISTIC = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 
 # -- parsing ------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ is reissued; everything else is carried over byte for byte.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from kamaji.errors import CertificateError, MissingInputError
 from kamaji.pki.certificates import PROFILES, Issued, build_certificate, truncate
 from kamaji.pki.keys import (
     Algorithm,
+    KeyDeriver,
     PrivateKey,
     PublicKey,
     check_seed,
@@ -287,17 +289,20 @@ def issue(
     reissue: frozenset[str] | None = None if existing is None or plan is None else frozenset(plan.artifacts)
 
     identity = request.identity
+    deriver = KeyDeriver(seed, identity, issued_at)
+    seed_digest = hashlib.sha256(b"kamaji.pki/v1 seed\0" + bytes(seed)).digest()
 
-    def key_for(purpose: str) -> PrivateKey:
+    def key_for(purpose: str) -> tuple[PrivateKey, bytes | None]:
+        """The key and, when derived, what identifies it for the serial (the seed's digest)."""
         key = supplied.get(purpose)
         if key is not None:
-            return key
+            return key, None
         if algorithm is Algorithm.RSA_2048:
             raise MissingInputError(
                 f"keys: RSA-2048 keys cannot be derived; supply a key for {purpose!r} "
                 "(kamaji.keygen.generate_rsa_keys makes them)"
             )
-        return derive_ec_key(seed, identity, purpose, issued_at)
+        return deriver.derive(purpose), seed_digest
 
     def keep(name: str) -> Issued | None:
         if existing is None or reissue is None or name in reissue:
@@ -317,9 +322,11 @@ def issue(
         elif kept is not None:
             result = kept
         else:
+            key, key_source = key_for(name)
             result = build_certificate(
                 profile,
-                key=key_for(name),
+                key=key,
+                key_source=key_source,
                 issuer=None if profile.signer is None else signers[profile.signer],
                 now=issued_at,
                 identity=identity,
@@ -341,7 +348,7 @@ def issue(
     elif kept_sa is not None:
         sa_key = kept_sa.signing_key
     else:
-        sa_key = key_for("sa")
+        sa_key = key_for("sa")[0]
     verification = _unique_keys([sa_key.public_key(), *service_account_verification_keys])
     service_account = ServiceAccountKeys(sa_key, verification)
 

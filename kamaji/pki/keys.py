@@ -13,6 +13,7 @@ Nothing here draws randomness: RSA keys cannot be derived, so RSA-2048 keys are 
 from __future__ import annotations
 
 import enum
+import hmac
 from datetime import datetime
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -25,6 +26,7 @@ from kamaji.errors import CertificateError, FieldError, ValidationError
 __all__ = [
     "MIN_SEED_BYTES",
     "Algorithm",
+    "KeyDeriver",
     "PrivateKey",
     "PublicKey",
     "check_seed",
@@ -62,11 +64,39 @@ def check_seed(seed: bytes) -> None:
 
 
 def derive_ec_key(seed: bytes, identity: str, purpose: str, epoch: datetime) -> ec.EllipticCurvePrivateKey:
-    """The P-256 key of ``purpose`` for ``identity`` issued at ``epoch``; pure function of its arguments."""
-    info = b"\0".join((identity.encode(), purpose.encode(), epoch.strftime("%Y-%m-%dT%H:%M:%SZ").encode()))
+    """The P-256 key of ``purpose`` for ``identity`` issued at ``epoch``; pure function of its arguments.
+
+    Computed with cryptography's ``HKDF``; ``KeyDeriver`` gives the same keys faster when deriving many.
+    """
+    info = b"\0".join((identity.encode(), purpose.encode(), _epoch(epoch)))
     okm = HKDF(algorithm=hashes.SHA256(), length=48, salt=_SALT, info=info).derive(bytes(seed))
-    scalar = int.from_bytes(okm, "big") % (_P256_ORDER - 1) + 1
-    return ec.derive_private_key(scalar, _CURVE)
+    return ec.derive_private_key(int.from_bytes(okm, "big") % (_P256_ORDER - 1) + 1, _CURVE)
+
+
+def _epoch(epoch: datetime) -> bytes:
+    return epoch.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+
+
+class KeyDeriver:
+    """``derive_ec_key`` for one (seed, identity, epoch) and many purposes: HKDF-Extract once, then one
+    HKDF-Expand (RFC 5869, two HMAC-SHA256 blocks) per key. Holds the pseudo-random key: never shown in repr."""
+
+    __slots__ = ("_epoch", "_prefix", "_prk")
+
+    def __init__(self, seed: bytes, identity: str, epoch: datetime) -> None:
+        self._prk = hmac.digest(_SALT, bytes(seed), "sha256")
+        self._prefix = identity.encode() + b"\0"
+        self._epoch = b"\0" + _epoch(epoch)
+
+    def __repr__(self) -> str:
+        return "KeyDeriver(<secret>)"
+
+    def derive(self, purpose: str) -> ec.EllipticCurvePrivateKey:
+        info = self._prefix + purpose.encode() + self._epoch
+        t1 = hmac.digest(self._prk, info + b"\x01", "sha256")
+        t2 = hmac.digest(self._prk, t1 + info + b"\x02", "sha256")
+        okm = (t1 + t2)[:48]
+        return ec.derive_private_key(int.from_bytes(okm, "big") % (_P256_ORDER - 1) + 1, _CURVE)
 
 
 def key_algorithm(key: PrivateKey | PublicKey) -> Algorithm:

@@ -56,11 +56,21 @@ def is_wildcard_dns1123_subdomain(value: str) -> bool:
     return value.startswith("*.") and is_dns1123_subdomain(value[2:])
 
 
+_IPV4_CHARS = frozenset("0123456789.")
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.%")
+
+
 def _parse_ip(value: str) -> IPAddress | None:
+    # a cheap character test first: most values are DNS names, and a failed ip_address() costs two exceptions
+    chars = set(value)
     try:
-        return ipaddress.ip_address(value)
+        if chars <= _IPV4_CHARS:
+            return ipaddress.IPv4Address(value)
+        if ":" in chars and chars <= _IPV6_CHARS:
+            return ipaddress.IPv6Address(value)
     except ValueError:
         return None
+    return None
 
 
 def _split_host_port(value: str) -> tuple[str, int | None]:
