@@ -69,10 +69,10 @@ KUBERNETES = Component(
     "kubernetes",
     KUBERNETES_VERSION,
     ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubeadm", "kubectl"),
-    "about 20 minutes on 2 cores",
+    "about 5 minutes on 2 cores",
 )
-KINE = Component("kine", KINE_VERSION, ("kine",), "about 3 minutes")
-ETCD = Component("etcd", ETCD_VERSION, ("etcd", "etcdctl"), "about 3 minutes")
+KINE = Component("kine", KINE_VERSION, ("kine",), "about 1.5 minutes")
+ETCD = Component("etcd", ETCD_VERSION, ("etcd", "etcdctl"), "under a minute")
 #: In build order: the quick ones first.
 COMPONENTS: tuple[Component, ...] = (ETCD, KINE, KUBERNETES)
 
@@ -153,7 +153,7 @@ def find(name: str, *, search_path: bool = True) -> Path:
     raise ToolError(
         f"{name} ({c.name} {c.version}) is not built: not in {where}. "
         f"Build it from the repository root with: {build_command(c)}   "
-        f"(needs Go >= 1.26 and the Go module proxy; {c.cold_build} cold)"
+        f"(needs Go >= 1.26.5 and the Go module proxy; {c.cold_build} cold)"
     )
 
 
@@ -163,7 +163,7 @@ def find(name: str, *, search_path: bool = True) -> Path:
 def _go() -> str:
     go = shutil.which("go")
     if go is None:
-        raise ToolError("go is not on PATH: install Go >= 1.26 (https://go.dev/dl/), then run " + MODULE_COMMAND)
+        raise ToolError("go is not on PATH: install Go >= 1.26.5 (https://go.dev/dl/), then run " + MODULE_COMMAND)
     return go
 
 

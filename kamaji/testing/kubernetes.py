@@ -147,6 +147,8 @@ class KubeAPIServer:
             f"--service-account-signing-key-file={pki.service_account.private}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--authorization-mode=Node,RBAC",
+            # 127.0.0.1 is not a valid Endpoints address: without this it logs an error every 10 s
+            "--endpoint-reconciler-type=none",
             "--allow-privileged=true",
             "--profiling=false",
         ]

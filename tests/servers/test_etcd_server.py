@@ -34,13 +34,15 @@ def test_tls_etcd_requires_a_client_certificate(etcd_tls_server: EtcdServer) -> 
     assert etcd_tls_server.ca_file is not None
     # the CA alone (no client certificate) is refused
     anonymous = etcdctl_run(
-        [f"--endpoints={etcd_tls_server.endpoint}", f"--cacert={etcd_tls_server.ca_file}", "--dial-timeout=2s"],
+        [f"--endpoints={etcd_tls_server.endpoint}", f"--cacert={etcd_tls_server.ca_file}"],
+        "--command-timeout=2s",
         "get",
         "/smoke/tls",
         check=False,
     )
     assert anonymous.returncode != 0
     assert anonymous.stdout == ""
+    assert "tls: certificate required" in anonymous.stderr
 
 
 def test_debian_etcd_fallback_serves_v3(debian_etcd_server: EtcdServer) -> None:
