@@ -230,11 +230,8 @@ def truncate(now: datetime) -> datetime:
 
 def derive_serial(*parts: bytes) -> int:
     """A positive serial below 2**159, the top 159 bits of SHA-256 over the length-prefixed parts."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(len(part).to_bytes(4, "big"))
-        digest.update(part)
-    return (int.from_bytes(digest.digest()[:20], "big") >> 1) or 1
+    digest = hashlib.sha256(b"".join(len(part).to_bytes(4, "big") + part for part in parts)).digest()
+    return (int.from_bytes(digest[:20], "big") >> 1) or 1
 
 
 def _spki(key: PublicKey) -> bytes:
@@ -263,25 +260,28 @@ def sign(builder: x509.CertificateBuilder, key: PrivateKey) -> x509.Certificate:
 
 @attrs.frozen(eq=False, repr=False)
 class Issued:
-    """A certificate with its private key and their PEM forms. The key never appears in ``repr``."""
+    """A certificate with its private key. The key never appears in ``repr``.
+
+    ``cert_pem`` and ``key_pem`` (kubeadm's formats) are computed on first use and then kept: serializing is
+    the caller's step, and most of its cost.
+    """
 
     name: str
     certificate: x509.Certificate
     key: PrivateKey = attrs.field(repr=False)
-    cert_pem: bytes = attrs.field(repr=False)
-    key_pem: bytes = attrs.field(repr=False)
     key_identifier: bytes = attrs.field(repr=False)
 
     @classmethod
     def of(cls, name: str, certificate: x509.Certificate, key: PrivateKey) -> Issued:
-        return cls(
-            name,
-            certificate,
-            key,
-            certificate.public_bytes(serialization.Encoding.PEM),
-            private_key_pem(key),
-            _key_identifier(certificate) if _is_ca(certificate) else b"",
-        )
+        return cls(name, certificate, key, _key_identifier(certificate) if _is_ca(certificate) else b"")
+
+    @functools.cached_property
+    def cert_pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    @functools.cached_property
+    def key_pem(self) -> bytes:
+        return private_key_pem(self.key)
 
     @property
     def subject(self) -> str:
@@ -402,14 +402,7 @@ def build_certificate(
     else:
         signature = signing_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
     der = _der.certificate(tbs, algorithm, signature)
-    return Issued(
-        profile.name,
-        x509.load_der_x509_certificate(der),
-        key,
-        _der.pem(der, "CERTIFICATE"),
-        private_key_pem(key),
-        ski,
-    )
+    return Issued(profile.name, x509.load_der_x509_certificate(der), key, ski)
 
 
 def build_certificate_with_builder(
@@ -465,8 +458,7 @@ def build_certificate_with_builder(
     for ext, crit in zip(typed, critical, strict=True):
         builder = builder.add_extension(ext, critical=crit)
     cert = sign(builder, signing_key)
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    return Issued(profile.name, cert, key, pem, private_key_pem(key), ski)
+    return Issued(profile.name, cert, key, ski)
 
 
 _ECDSA_DETERMINISTIC = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
