@@ -1,0 +1,62 @@
+"""The one serializer and the object order."""
+
+from __future__ import annotations
+
+import hashlib
+
+from kamaji.render import dump_json, dump_yaml, dump_yaml_all, kamaji_md5, sha256_json, sort_objects
+
+
+def test_yaml_is_sorted_block_style_explicit_start_lf_trailing_newline() -> None:
+    out = dump_yaml({"b": [1, {"d": 1, "c": "x"}], "a": "long " * 40, "é": True})
+    assert out.startswith(b"---\n")
+    assert out.endswith(b"\n") and not out.endswith(b"\n\n")
+    assert b"\r" not in out
+    lines = out.decode().splitlines()
+    assert lines[1].startswith("a: 'long long") and len(lines[1]) > 200  # no folding at 80 columns
+    assert lines[2:] == ["b:", "- 1", "- c: x", "  d: 1", "é: true"]
+
+
+def test_yaml_stream_has_one_start_marker_per_document() -> None:
+    assert dump_yaml_all([{"a": 1}, {"b": 2}]) == b"---\na: 1\n---\nb: 2\n"
+
+
+def test_json_is_sorted_and_compact() -> None:
+    assert dump_json({"b": 1, "a": [1, "é"]}) == '{"a":[1,"é"],"b":1}'.encode()
+
+
+def test_sha256_is_over_canonical_json() -> None:
+    assert sha256_json({"b": 1, "a": 2}) == hashlib.sha256(b'{"a":2,"b":1}').hexdigest()
+    assert sha256_json({"a": 2, "b": 1}) == sha256_json({"b": 1, "a": 2})
+
+
+def test_kamaji_md5_concatenates_values_in_key_order_without_separator() -> None:
+    assert kamaji_md5({"b.key": b"KEY", "a.crt": b"CRT"}) == hashlib.md5(b"CRTKEY").hexdigest()
+    # no separator: Kamaji's scheme cannot tell these apart, and we reproduce that exactly
+    assert kamaji_md5({"a": "xy", "b": ""}) == kamaji_md5({"a": "x", "b": "y"})
+
+
+def test_objects_sort_by_kind_rank_then_namespace_then_name() -> None:
+    def obj(kind: str, name: str, ns: str | None = None) -> dict[str, object]:
+        return {"kind": kind, "metadata": {"name": name, **({"namespace": ns} if ns else {})}}
+
+    objects = [
+        obj("Deployment", "a", "x"),
+        obj("Widget", "z"),
+        obj("Secret", "b", "y"),
+        obj("Secret", "a", "y"),
+        obj("Secret", "z", "a"),
+        obj("ClusterRole", "r"),
+        obj("Service", "s", "x"),
+    ]
+    names = [(o["kind"], o["metadata"]["name"]) for o in sort_objects(objects)]  # type: ignore[index]
+    assert names == [
+        ("Secret", "z"),
+        ("Secret", "a"),
+        ("Secret", "b"),
+        ("ClusterRole", "r"),
+        ("Service", "s"),
+        ("Deployment", "a"),
+        ("Widget", "z"),
+    ]
+    assert next(o["metadata"]["name"] for o in sort_objects(objects, reverse=True)) == "z"  # type: ignore[index]
