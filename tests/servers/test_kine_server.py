@@ -47,7 +47,7 @@ def test_etcdctl_put_get_del_through_kine(request: pytest.FixtureRequest, kine: 
         revision = got["kvs"][0]["mod_revision"]
         # kine's delete shape: compare mod_revision, success [delete], failure [get]
         txn = f'mod("{prefix}{key}") = "{revision}"\n\ndel {prefix}{key}\n\nget {prefix}{key}\n\n'
-        # SUCCESS, then the delete response: 1 deleted, and (unasked, unlike etcd) the key as prev_kv
+        # SUCCESS, then the delete response: 1 deleted, and (unasked, unlike etcd) the key as prev_kv, value empty
         assert kine.etcdctl("txn", input=txn) == f"SUCCESS\n\n1\n{prefix}{key}\n\n"
     assert kine.etcdctl("get", "--prefix", prefix) == ""
     assert _sql_rows(request, kine, f"name LIKE '{prefix}%' AND deleted = 1") == "2"
