@@ -20,7 +20,7 @@ import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kamaji.errors import CertificateError
@@ -217,12 +217,14 @@ def _aki_der(key_identifier: bytes) -> bytes:
 
 
 @functools.lru_cache(maxsize=256)
-def _time_der(value: datetime) -> bytes:
-    return _der.time(value)
+def _validity_der(not_before: datetime, validity: timedelta) -> bytes:
+    return _der.tlv(0x30, _der.time(not_before) + _der.time(not_before + validity))
 
 
 def truncate(now: datetime) -> datetime:
     """``now`` in UTC with microseconds dropped; a naive datetime is refused (the clock must say its zone)."""
+    if now.tzinfo is UTC and not now.microsecond:
+        return now
     if now.tzinfo is None or now.utcoffset() is None:
         raise CertificateError("now must be a timezone-aware datetime")
     return now.astimezone(UTC).replace(microsecond=0)
@@ -283,6 +285,25 @@ class Issued:
     def key_pem(self) -> bytes:
         return private_key_pem(self.key)
 
+    @functools.cached_property
+    def ca_problem(self) -> str:
+        """Why this cannot sign certificates (empty when it can): not a CA, or a key that does not match."""
+        if not _is_ca(self.certificate):
+            return f"{self.certificate.subject.rfc4514_string()!r} is not a CA certificate"
+        if not same_public_key(self.certificate.public_key(), self.key.public_key()):  # type: ignore[arg-type]
+            return "the private key does not match the CA certificate"
+        return ""
+
+    @functools.cached_property
+    def subject_der(self) -> bytes:
+        """The subject as the issuer name of the certificates this one signs."""
+        return _subject_der(self.certificate.subject)
+
+    @functools.cached_property
+    def digest(self) -> bytes:
+        """SHA-256 of the certificate (DER): identifies this issuer in the serials it hands out."""
+        return self.certificate.fingerprint(hashes.SHA256())
+
     @property
     def subject(self) -> str:
         return self.certificate.subject.rfc4514_string()
@@ -339,16 +360,23 @@ def _serial(
     key_id: bytes,
     issuer_id: bytes,
 ) -> int:
-    return derive_serial(
-        b"kamaji.pki/v1 serial",
-        identity.encode(),
-        profile.name.encode(),
-        subject_der,
-        san_der,
-        validity_der,
-        key_id,
-        issuer_id,
-    )
+    """SHA-256 over everything that makes the certificate (identity and profile length-prefixed, the DER parts
+    self-delimiting), its top 159 bits: positive, below 2**159."""
+    ident, name = identity.encode(), profile.name.encode()
+    digest = hashlib.sha256(
+        b"kamaji.pki/v1 serial\0"
+        + len(ident).to_bytes(4, "big")
+        + ident
+        + len(name).to_bytes(4, "big")
+        + name
+        + subject_der
+        + (b"\1" + san_der if san_der else b"\0")
+        + validity_der
+        + len(key_id).to_bytes(4, "big")
+        + key_id
+        + issuer_id
+    ).digest()
+    return (int.from_bytes(digest[:20], "big") >> 1) or 1
 
 
 def build_certificate(
@@ -369,23 +397,22 @@ def build_certificate(
     ``key.sign``; ``build_certificate_with_builder`` makes the same bytes through ``CertificateBuilder``.
     """
     not_before = truncate(now)
-    not_after = not_before + profile.validity
-    validity = _der.tlv(0x30, _time_der(not_before) + _time_der(not_after))
+    validity = _validity_der(not_before, profile.validity)
     subject_der = _subject_der(profile.subject(common_name))
     public_key = key.public_key()
     spki = _spki(public_key)
     if issuer is None:
         issuer_der, signing_key, issuer_id = subject_der, key, b"self"
     else:
-        issuer_der, signing_key, issuer_id = _subject_der(issuer.certificate.subject), issuer.key, issuer.cert_pem
+        issuer_der, signing_key, issuer_id = issuer.subject_der, issuer.key, issuer.digest
     ski, extra = _variable_extensions(profile, public_key, issuer, sans)
     extra_der = b"".join(_extension_der(e) for e in extra)
     if issuer is not None:
         extra_der = _aki_der(issuer.key_identifier) + extra_der
     san_der = extra[-1].value.value if extra and extra[-1].oid == x509.OID_SUBJECT_ALTERNATIVE_NAME else b""
     serial = _serial(profile, identity, subject_der, san_der, validity, key_source or spki, issuer_id)
-    is_ec = isinstance(signing_key, ec.EllipticCurvePrivateKey)
-    algorithm = _der.ECDSA_WITH_SHA256 if is_ec else _der.SHA256_WITH_RSA
+    ec_signer = signing_key if isinstance(signing_key, ec.EllipticCurvePrivateKey) else None
+    algorithm = _der.ECDSA_WITH_SHA256 if ec_signer is not None else _der.SHA256_WITH_RSA
     tbs = _der.tlv(
         0x30,
         _der.VERSION_3
@@ -397,9 +424,10 @@ def build_certificate(
         + spki
         + _der.tlv(0xA3, _der.tlv(0x30, _FIXED_DER[profile.name] + extra_der)),
     )
-    if isinstance(signing_key, ec.EllipticCurvePrivateKey):
-        signature = signing_key.sign(tbs, _ECDSA_DETERMINISTIC)
+    if ec_signer is not None:
+        signature = ec_signer.sign(tbs, _ECDSA_DETERMINISTIC)
     else:
+        assert isinstance(signing_key, rsa.RSAPrivateKey)
         signature = signing_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
     der = _der.certificate(tbs, algorithm, signature)
     return Issued(profile.name, x509.load_der_x509_certificate(der), key, ski)
@@ -426,7 +454,8 @@ def build_certificate_with_builder(
     if issuer is None:
         issuer_name, signing_key, issuer_id = subject, key, b"self"
     else:
-        issuer_name, signing_key, issuer_id = issuer.certificate.subject, issuer.key, issuer.cert_pem
+        issuer_name, signing_key = issuer.certificate.subject, issuer.key
+        issuer_id = issuer.certificate.fingerprint(hashes.SHA256())
     typed: list[x509.ExtensionType] = [_KEY_USAGES[profile.key_usage]]
     critical = [True]
     if profile.ext_key_usages:

@@ -216,15 +216,9 @@ KUBECONFIG_CLIENTS = frozenset({"admin", "super-admin", "controller-manager", "s
 
 
 def _check_ca(ca: Issued, what: str) -> Issued:
-    cert = ca.certificate
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        bc = None
-    if bc is None or not bc.ca:
-        raise CertificateError(f"{what}: {cert.subject.rfc4514_string()!r} is not a CA certificate")
-    if not same_public_key(cert.public_key(), ca.key.public_key()):  # type: ignore[arg-type]
-        raise CertificateError(f"{what}: the private key does not match the CA certificate")
+    problem = ca.ca_problem
+    if problem:
+        raise CertificateError(f"{what}: {problem}")
     return ca
 
 
