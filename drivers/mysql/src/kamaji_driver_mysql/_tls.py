@@ -1,0 +1,30 @@
+"""PyMySQL wants TLS material as files: write the DataStore's bytes into a private temporary directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+class TLSFiles:
+    """``ca``/``cert``/``key`` written 0600 into a 0700 directory, removed by ``cleanup()``."""
+
+    def __init__(self, ca: bytes | None, cert: bytes | None, key: bytes | None) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="kamaji-mysql-tls-"))
+        self.ca = self._write("ca.crt", ca)
+        self.cert = self._write("client.crt", cert)
+        self.key = self._write("client.key", key)
+
+    def _write(self, name: str, data: bytes | None) -> str | None:
+        if data is None:
+            return None
+        path = self._dir / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return str(path)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)

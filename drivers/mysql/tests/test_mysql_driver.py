@@ -1,0 +1,305 @@
+"""kamaji-driver-mysql against a real MariaDB 10.11: conformance, isolation, grant-pattern escaping, killing
+sessions, rotation, secrecy."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pymysql
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kamaji.datastore import KineConnection, ResolvedDataStore, TenantStorage, get_driver, open_driver
+from kamaji.errors import DatastoreAuthError, ValidationError
+from kamaji.testing.conformance import DriverConformance, TenantAccess, TenantSession
+from kamaji.testing.mariadb import MariaDBServer
+from kamaji_driver_mysql import MySQLDriver, grant_pattern, quote_identifier
+
+pytestmark = pytest.mark.servers
+
+_counter = itertools.count()
+
+
+def resolved(server: MariaDBServer, **overrides: Any) -> ResolvedDataStore:
+    values: dict[str, Any] = {
+        "name": "mariadb",
+        "driver": "mysql",
+        "endpoints": (f"{server.host}:{server.port}",),
+        "username": server.user,
+        "password": server.password,
+    }
+    values.update(overrides)
+    return ResolvedDataStore(**values)
+
+
+@pytest.fixture(scope="module")
+def driver(mariadb_server: MariaDBServer) -> Iterator[MySQLDriver]:
+    d = open_driver(resolved(mariadb_server))
+    assert isinstance(d, MySQLDriver)
+    with d:
+        yield d
+
+
+def new_tenant(label: str) -> TenantStorage:
+    n = next(_counter)
+    return TenantStorage(f"t{n}_{label}"[:64], f"u{n}_{label}"[:80], secrets.token_hex(16))
+
+
+@pytest.fixture
+def make_tenant() -> Callable[[str], TenantStorage]:
+    return new_tenant
+
+
+def tenant_connection(server: MariaDBServer, credentials: TenantStorage, database: str | None) -> Any:
+    return pymysql.connect(
+        host=server.host,
+        port=server.port,
+        user=credentials.username,
+        password=credentials.password or "",
+        database=database,
+        autocommit=True,
+        charset="utf8mb4",
+        connect_timeout=5,
+    )
+
+
+class Session:
+    def __init__(self, server: MariaDBServer, credentials: TenantStorage, target: TenantStorage) -> None:
+        self.conn = tenant_connection(server, credentials, target.schema)
+
+    def write(self, key: str, value: str) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS conformance (k VARCHAR(100) PRIMARY KEY, v TEXT)")
+            cur.execute("REPLACE INTO conformance VALUES (%s, %s)", (key, value))
+
+    def read(self, key: str) -> str | None:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'conformance'"
+            )
+            if cur.fetchone() == (0,):
+                return None
+            cur.execute("SELECT v FROM conformance WHERE k = %s", (key,))
+            row = cur.fetchone()
+            return None if row is None else str(row[0])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Access:
+    def __init__(self, server: MariaDBServer) -> None:
+        self.server = server
+
+    def open(self, credentials: TenantStorage, target: TenantStorage) -> TenantSession:
+        return Session(self.server, credentials, target)
+
+
+@pytest.fixture(scope="module")
+def tenant_access(mariadb_server: MariaDBServer) -> TenantAccess:
+    return Access(mariadb_server)
+
+
+TRICKY = [
+    ("iso_a_b", "iso_a_b"),
+    ("isoxaxb", "isoxaxb"),  # what `iso_a_b` matches as an unescaped pattern
+    ("iso-a-b", "iso-a-b"),
+    ("iso%", "iso%"),
+    ("iso%x", "iso%x"),  # matched by an unescaped `iso%`
+    ("iso`tick", "iso`tick"),
+    ("iso';drop", "iso';drop"),
+    ("iso\\back", "iso\\back"),
+    ("iso_ünïcödé_名前", "iso_ünïcödé_名前"),
+    ("iso_" + "l" * 59, "iso_" + "m" * 76),  # 64 once escaped, and 80 characters: the limits
+    ("isol" * 16, "isom" * 20),  # 64 and 80 characters
+]
+
+
+@pytest.fixture
+def isolation_tenants() -> list[TenantStorage]:
+    return [TenantStorage(s, u, secrets.token_hex(16)) for s, u in TRICKY]
+
+
+class TestMySQLConformance(DriverConformance):
+    pass
+
+
+# ---- the wildcard trap: a naive GRANT leaks, ours does not
+
+
+def test_grant_pattern_escapes_wildcards() -> None:
+    assert grant_pattern("a_b") == "`a\\_b`"
+    assert grant_pattern("a%b") == "`a\\%b`"
+    assert grant_pattern("a\\b") == "`a\\\\b`"
+    assert grant_pattern("a`b") == "`a``b`"
+    assert quote_identifier("a`b") == "`a``b`"
+
+
+def test_unescaped_underscore_in_grant_leaks_and_the_driver_does_not(
+    driver: MySQLDriver, mariadb_server: MariaDBServer
+) -> None:
+    n = next(_counter)
+    a = TenantStorage(f"w{n}_a", f"w{n}_a", secrets.token_hex(16))
+    victim = TenantStorage(f"w{n}xa", f"w{n}xa", secrets.token_hex(16))
+    for t in (a, victim):
+        driver.provision(t)
+    try:
+        Session(mariadb_server, victim, victim).write("own", "victim's secret")
+        with pytest.raises(pymysql.err.OperationalError) as denied:
+            Session(mariadb_server, a, victim)
+        assert denied.value.args[0] == 1044  # access denied to database
+        # the naive grant (Kamaji's statement with an unescaped name) lets `a` into `victim`'s database
+        mariadb_server.sql(f"GRANT SELECT ON `{a.schema}`.* TO '{a.username}'@'%'")
+        leaked = Session(mariadb_server, a, victim)
+        try:
+            assert leaked.read("own") == "victim's secret"
+        finally:
+            leaked.close()
+    finally:
+        for t in (a, victim):
+            driver.teardown(t)
+
+
+def test_grants_live_in_mysql_db_as_escaped_patterns(driver: MySQLDriver, mariadb_server: MariaDBServer) -> None:
+    tenant = new_tenant("pattern_x")
+    driver.provision(tenant)
+    try:
+        got = mariadb_server.sql(f"SELECT Db FROM mysql.db WHERE User = '{tenant.username}'").strip()
+        assert got == tenant.schema.replace("_", "\\\\_")  # batch output escapes the backslash
+        shown = mariadb_server.sql(f"SHOW GRANTS FOR '{tenant.username}'@'%'")
+        assert f"ON `{tenant.schema.replace('_', chr(92) + chr(92) + '_')}`.*" in shown
+    finally:
+        driver.teardown(tenant)
+
+
+def test_teardown_kills_sessions_that_revoke_would_not_reach(
+    driver: MySQLDriver, mariadb_server: MariaDBServer
+) -> None:
+    tenant = new_tenant("kill")
+    driver.provision(tenant)
+    session = Session(mariadb_server, tenant, tenant)
+    session.write("k", "v")
+    mariadb_server.sql(f"REVOKE ALL PRIVILEGES ON {grant_pattern(tenant.schema)}.* FROM '{tenant.username}'@'%'")
+    session.write("k", "still works")  # a REVOKE does not reach an open connection
+    driver.teardown(tenant)
+    with pytest.raises(pymysql.err.OperationalError):
+        session.write("k", "after teardown")
+    count = mariadb_server.sql(f"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '{tenant.username}'")
+    assert count.strip() == "0"
+
+
+def test_names_are_validated_up_front(driver: MySQLDriver) -> None:
+    ok = new_tenant("valid")
+    cases = {
+        "x" * 65: "65 characters, longer than 64",
+        "x_" * 32: "96 characters once '_', '%' and '\\' are escaped for GRANT, longer than 64",
+        "mysql": "reserved",
+        "information_schema": "reserved",
+        "trailing ": "must not end with a space",
+        "emoji\U0001f600": "beyond U+FFFF",
+        "#mysql50#x": "reserved",
+    }
+    for schema, message in cases.items():
+        with pytest.raises(ValidationError) as info:
+            driver.provision(TenantStorage(schema, ok.username, ok.password))
+        assert message in str(info.value)
+        assert repr(schema) in str(info.value)
+    for user, message in (("u" * 81, "81 characters, longer than 80"), ("root", "reserved"), ("a:b", "':'")):
+        with pytest.raises(ValidationError) as info:
+            driver.provision(TenantStorage(ok.schema, user, ok.password))
+        assert message in str(info.value)
+    assert not driver.check(ok).exists
+
+
+def test_wrong_admin_password_is_an_auth_error_without_the_password(mariadb_server: MariaDBServer) -> None:
+    wrong = "Wr0ngPassw0rdXYZ" + secrets.token_hex(4)
+    with open_driver(resolved(mariadb_server, password=wrong)) as d, pytest.raises(DatastoreAuthError) as info:
+        d.check(new_tenant("auth"))
+    assert wrong not in str(info.value)
+    assert wrong not in repr(info.value)
+    assert isinstance(info.value.__cause__, pymysql.err.OperationalError)
+
+
+def test_kine_connection(driver: MySQLDriver, mariadb_server: MariaDBServer) -> None:
+    tenant = TenantStorage("db/x y", "user@x", "p4ssw0rd-abc")
+    conn = driver.connection(tenant)
+    assert isinstance(conn, KineConnection)
+    where = f"{mariadb_server.host}:{mariadb_server.port}"
+    assert conn.endpoint == f"mysql://user@x:p4ssw0rd-abc@tcp({where})/db%2Fx%20y"
+    assert conn.redacted_endpoint == f"mysql://user@x:***@tcp({where})/db%2Fx%20y"
+    assert "p4ssw0rd-abc" not in repr(conn)
+
+
+def test_the_entry_point_is_lower_cased_driver_name() -> None:
+    assert get_driver("MySQL") is MySQLDriver
+
+
+# ---- adversarial names (hypothesis)
+
+
+@pytest.fixture(scope="module")
+def canary(mariadb_server: MariaDBServer) -> Iterator[None]:
+    mariadb_server.sql(
+        "CREATE DATABASE IF NOT EXISTS canary; CREATE TABLE IF NOT EXISTS canary.t (x INT); INSERT INTO canary.t VALUES (42)"
+    )
+    yield
+    assert mariadb_server.sql("SELECT x FROM canary.t").strip() == "42"
+    mariadb_server.sql("DROP DATABASE canary")
+
+
+INJECTIONS = st.sampled_from(
+    [
+        "`; DROP DATABASE canary; --",
+        "'; DROP DATABASE canary; --",
+        "a`b",
+        "x' OR '1'='1",
+        "\\",
+        "\\'",
+        "%s",
+        "%",
+        "_",
+        "{}",
+        "\n",
+        "tab\there",
+        "ünï",
+        "\U0001f600",
+        " lead",
+        "trail ",
+        "",
+        "\0",
+        "a.b",
+        "a/b",
+        "#mysql50#a",
+    ]
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    schema=st.one_of(INJECTIONS, st.text(min_size=0, max_size=70)),
+    user=st.one_of(INJECTIONS, st.text(min_size=0, max_size=82)),
+)
+def test_adversarial_names(
+    driver: MySQLDriver, mariadb_server: MariaDBServer, canary: None, schema: str, user: str
+) -> None:
+    n = next(_counter)
+    tenant = TenantStorage(f"h{n}{schema}", f"h{n}{user}", secrets.token_hex(16))
+    try:
+        driver.validate(tenant)
+    except ValidationError as exc:
+        assert exc.errors
+        assert all(e.path in ("spec.dataStoreSchema", "spec.dataStoreUsername") for e in exc.errors)
+        return
+    driver.provision(tenant)
+    try:
+        assert driver.database_exists(tenant.schema)
+        assert driver.user_exists(tenant.username)
+        assert driver.check(tenant).ready
+    finally:
+        driver.teardown(tenant)
+    assert not driver.check(tenant).exists
+    assert mariadb_server.sql("SELECT x FROM canary.t").strip() == "42"
