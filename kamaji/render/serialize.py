@@ -22,7 +22,15 @@ import yaml
 
 __all__ = ["dump_json", "dump_yaml", "dump_yaml_all", "kamaji_md5", "load_yaml_all", "sha256_json"]
 
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
+    """No anchors or aliases: a dict shared by two objects is written out twice, as Kubernetes expects."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
