@@ -51,7 +51,8 @@ def test_components_acquire_their_leader_election_lease(
     holder = _lease_holder(kube_apiserver, component)
     assert holder
     lease = json.loads(kube_apiserver.kubectl("get", "lease", "-n", "kube-system", component, "-o", "json"))
-    assert lease["spec"]["leaseDurationSeconds"] > 0
+    assert lease["spec"]["holderIdentity"] == holder
+    assert lease["spec"]["leaseDurationSeconds"] == 15  # --leader-elect-lease-duration's default
 
 
 def test_controller_manager_runs_its_controllers(
