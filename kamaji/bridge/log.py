@@ -1,0 +1,596 @@
+"""kine's MVCC log over SQL, written once against a :class:`~kamaji.bridge.dialect.Dialect`.
+
+One row per revision in table ``kine`` (``id`` = revision). A create row has ``created = 1`` and
+``create_revision = 0`` (read back as its own id); an update copies the key's ``create_revision`` and points
+``prev_revision`` at the row it replaces; a delete is a tombstone (``deleted = 1``) carrying the last value. The
+UNIQUE index on ``(name, prev_revision)`` is the whole concurrency control: only one row can follow a given row of a
+key, so a write that read a stale row fails with a unique violation and is retried or reported as a failed compare.
+Every write also stores the previous value in ``old_value`` for watch ``prev_kv``.
+
+Reads at a revision take, per key, the newest row with ``id <= revision``. ``compact_rev_key``'s ``prev_revision``
+holds the compacted revision; reads below it raise :class:`~kamaji.errors.CompactedError`, reads above the current
+revision :class:`~kamaji.errors.FutureRevisionError`. Compaction deletes superseded rows and tombstones up to the
+target, never within ``min_retain`` revisions of the head (kine's floor of 1000 by default).
+
+The apiserver's own ``compact_rev_key`` is redirected to ``compact_rev_key_apiserver`` whose value is
+``"<version>|<value>"`` (kine >= v0.14 does the same: kine keeps no versions, the apiserver's compaction Txn needs
+one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from kamaji.bridge.dialect import Connection, Dialect
+from kamaji.bridge.types import (
+    COMPACT_KEY,
+    COMPACT_ROW,
+    COMPACT_SUBSTITUTE,
+    HEALTH_KEY,
+    HEALTH_VALUE,
+    Compare,
+    DeleteOp,
+    DeleteResult,
+    Event,
+    EventType,
+    InvalidRequestError,
+    KeyValue,
+    Op,
+    OpResult,
+    PutOp,
+    PutResult,
+    RangeOp,
+    RangeResult,
+    Result,
+    Target,
+    TxnResult,
+    UnsupportedError,
+)
+from kamaji.errors import BridgeError, CompactedError, FutureRevisionError, KeyExistsError
+
+NO_LIMIT = 1 << 62
+RETRIES = 20
+
+
+@attrs.frozen
+class Row:
+    """One row of table ``kine``."""
+
+    id: int
+    name: str
+    created: bool
+    deleted: bool
+    create_revision: int
+    prev_revision: int
+    lease: int
+    value: bytes | None = attrs.field(repr=False, default=None)
+    old_value: bytes | None = attrs.field(repr=False, default=None)
+
+    @classmethod
+    def of(cls, t: Sequence[Any]) -> Row:
+        value = bytes(t[7]) if len(t) > 7 and t[7] is not None else None
+        old = bytes(t[8]) if len(t) > 8 and t[8] is not None else None
+        return cls(int(t[0]), str(t[1]), bool(t[2]), bool(t[3]), int(t[4] or 0), int(t[5] or 0), int(t[6] or 0),
+                   value, old)  # fmt: skip
+
+    @property
+    def is_fill(self) -> bool:
+        return self.name.startswith("gap-") and self.deleted and not self.created and self.value is None
+
+    @property
+    def create_rev(self) -> int:
+        return self.id if self.created else self.create_revision
+
+    def kv(self) -> KeyValue:
+        """The key-value this row makes current (for a tombstone: the deleted value)."""
+        key, value, version = _unalias(self.name, self.value or b"")
+        return KeyValue(key, value, self.create_rev, self.id, self.lease, version)
+
+    def event(self) -> Event:
+        key, value, version = _unalias(self.name, self.value or b"")
+        prev: KeyValue | None = None
+        if not self.created and self.prev_revision:
+            pkey, pvalue, pversion = _unalias(self.name, self.old_value or b"")
+            prev = KeyValue(pkey, pvalue, self.create_revision, self.prev_revision, self.lease, pversion)
+        if self.deleted:
+            return Event(EventType.DELETE, KeyValue(key, b"", 0, self.id, 0, 0), prev)
+        return Event(EventType.PUT, KeyValue(key, value, self.create_rev, self.id, self.lease, version), prev)
+
+
+def _name(key: bytes) -> str:
+    if key == COMPACT_KEY:
+        return COMPACT_SUBSTITUTE
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(f"key {key!r} is not UTF-8: kine's table stores keys as text") from exc
+
+
+def _unalias(name: str, value: bytes) -> tuple[bytes, bytes, int]:
+    if name == COMPACT_SUBSTITUTE:
+        version, _, rest = value.partition(b"|")
+        return COMPACT_KEY, rest, int(version) if version.isdigit() else 0
+    return name.encode("utf-8"), value, 0
+
+
+class Pool:
+    """A bounded pool of autocommit connections; broken connections are closed, not reused."""
+
+    def __init__(self, dialect: Dialect, dsn: str, size: int) -> None:
+        self.dialect = dialect
+        self.dsn = dsn
+        self._free: queue.LifoQueue[Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._closed = False
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        self._slots.acquire()
+        try:
+            try:
+                conn = self._free.get_nowait()
+            except queue.Empty:
+                conn = self.dialect.connect(self.dsn)
+            try:
+                yield conn
+            except BaseException as exc:
+                if isinstance(exc, BridgeError) or self.dialect.is_unique_violation(exc):
+                    self._free.put(conn)
+                else:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                raise
+            else:
+                self._free.put(conn)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                conn = self._free.get_nowait()
+            except queue.Empty:
+                return
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+def _where(column: str, key: bytes, range_end: bytes, dialect: Dialect) -> tuple[str, list[Any]]:
+    """The key predicate: one key, ``[key, range_end)``, or every key from ``key`` on (``range_end == b"\\0"``)."""
+    if not range_end:
+        return f"{column} = ?", [_name(key)]
+    start = dialect.translate_start_key(_name(key)) if key == b"\0" else _name(key)
+    if range_end == b"\0":
+        return f"{column} >= ?", [start]
+    return f"{column} >= ? AND {column} < ?", [start, _name(range_end)]
+
+
+class SQLLog:
+    """The MVCC key-value store on one SQL database. Thread-safe; ``start()`` creates the schema."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        dsn: str,
+        *,
+        pool_size: int = 16,
+        min_retain: int = 1000,
+        compact_batch: int = 1000,
+    ) -> None:
+        self.dialect = dialect
+        self.dsn = dsn
+        self.min_retain = min_retain
+        self.compact_batch = compact_batch
+        self.pool = Pool(dialect, dsn, pool_size)
+        self._write_lock = threading.Lock() if dialect.serialize_writes else None
+        #: called with each appended event, in commit order under ``serialize_writes`` (the watch hub's offer)
+        self.on_append: Callable[[Event], None] | None = None
+
+    # ---- plumbing
+
+    def _run(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        cur = conn.cursor()
+        try:
+            cur.execute(sql, tuple(params))
+            return list(cur.fetchall()) if cur.description is not None else []
+        finally:
+            cur.close()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        if self._write_lock is None:
+            yield
+        else:
+            with self._write_lock:
+                yield
+
+    def _retrying(self, fn: Callable[[], Any]) -> Any:
+        for attempt in range(RETRIES):
+            try:
+                return fn()
+            except BridgeError:
+                raise
+            except Exception as exc:
+                if not self.dialect.is_retryable(exc) or attempt == RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def start(self) -> SQLLog:
+        """Create the schema, kine's ``compact_rev_key`` row and the apiserver's ``/registry/health`` key."""
+        with self.pool.connection() as conn:
+            for ddl in (*self.dialect.schema, *self.dialect.lease_schema):
+                try:
+                    self._run(conn, ddl)
+                except Exception as exc:
+                    if not self.dialect.ignore_ddl_error(exc):
+                        raise
+            rows = self._run(conn, self.dialect.render("SELECT id FROM kine WHERE name = ?"), [COMPACT_ROW])
+            if not rows:
+                self._insert(conn, COMPACT_ROW, True, False, 0, 0, 0, b"", None)
+        with contextlib.suppress(KeyExistsError):
+            self.create(HEALTH_KEY, HEALTH_VALUE)
+        return self
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def revisions(self) -> tuple[int, int]:
+        """(current revision, compacted revision)."""
+        with self.pool.connection() as conn:
+            return self._revisions(conn)
+
+    def _revisions(self, conn: Connection) -> tuple[int, int]:
+        row = self._run(conn, self.dialect.current_sql)[0]
+        return int(row[0] or 0), int(row[1] or 0)
+
+    def current_revision(self) -> int:
+        return self.revisions()[0]
+
+    def compact_revision(self) -> int:
+        return self.revisions()[1]
+
+    def _check(self, revision: int, current: int, compacted: int) -> None:
+        if revision > current:
+            raise FutureRevisionError(f"revision {revision} is a future revision (current {current})")
+        if 0 < revision < compacted:
+            raise CompactedError(f"revision {revision} has been compacted (compacted to {compacted})")
+
+    def _latest(self, conn: Connection, key: bytes, at: int = NO_LIMIT) -> Row | None:
+        rows = self._run(conn, self.dialect.render(self.dialect.get_latest_sql), [_name(key), at])
+        return Row.of(rows[0]) if rows else None
+
+    def _insert(
+        self,
+        conn: Connection,
+        name: str,
+        created: bool,
+        deleted: bool,
+        create_revision: int,
+        prev_revision: int,
+        lease: int,
+        value: bytes | None,
+        old_value: bytes | None,
+    ) -> int:
+        params = [name, int(created), int(deleted), create_revision, prev_revision, lease, value, old_value]
+        cur = conn.cursor()
+        try:
+            cur.execute(self.dialect.render(self.dialect.insert_sql), tuple(params))
+            rev = int(cur.fetchone()[0]) if self.dialect.returning else int(cur.lastrowid)
+        except Exception as exc:
+            if self.dialect.is_unique_violation(exc):
+                raise KeyExistsError(f"key {name!r} was changed by another writer") from exc
+            raise
+        finally:
+            cur.close()
+        return rev
+
+    def _append(self, conn: Connection, row: Row) -> Event:
+        rev = self._insert(
+            conn, row.name, row.created, row.deleted, row.create_revision, row.prev_revision, row.lease,
+            row.value, row.old_value,
+        )  # fmt: skip
+        event = attrs.evolve(row, id=rev).event()
+        if self.on_append is not None:
+            self.on_append(event)
+        return event
+
+    # ---- reads
+
+    def get(self, key: bytes, revision: int = 0) -> KeyValue | None:
+        kvs = self.range(key, revision=revision).kvs
+        return kvs[0] if kvs else None
+
+    def range(
+        self,
+        key: bytes,
+        range_end: bytes = b"",
+        *,
+        revision: int = 0,
+        limit: int = 0,
+        keys_only: bool = False,
+        count_only: bool = False,
+    ) -> RangeResult:
+        """etcd's Range: ``key`` alone, or ``[key, range_end)``; at ``revision`` (0: current)."""
+        if not key:
+            raise InvalidRequestError("etcdserver: key is not provided")
+        with self.pool.connection() as conn:
+            return self._range(conn, RangeOp(key, range_end, limit, revision, keys_only, count_only))
+
+    def _range(self, conn: Connection, op: RangeOp) -> RangeResult:
+        d = self.dialect
+        current, compacted = self._revisions(conn)
+        self._check(op.revision, current, compacted)
+        at = op.revision or current
+        if not op.range_end:
+            row = self._latest(conn, op.key, at)
+            kvs: tuple[KeyValue, ...] = () if row is None or row.deleted else (row.kv(),)
+            if op.keys_only:
+                kvs = tuple(attrs.evolve(kv, value=b"") for kv in kvs)
+            if op.count_only:
+                return RangeResult((), len(kvs), False, current)
+            return RangeResult(kvs, len(kvs), False, current)
+        where, params = _where("mkv.name", op.key, op.range_end, d)
+        if op.count_only:
+            count = int(self._run(conn, d.render(d.count_sql, where), [*params, at])[0][0])
+            return RangeResult((), count, False, current)
+        limit = op.limit + 1 if op.limit > 0 else NO_LIMIT
+        sql = d.render(d.keys_sql if op.keys_only else d.list_sql, where)
+        rows = [Row.of(r) for r in self._run(conn, sql, [*params, at, limit])]
+        more = op.limit > 0 and len(rows) > op.limit
+        if more:
+            rows = rows[: op.limit]
+            count = int(self._run(conn, d.render(d.count_sql, where), [*params, at])[0][0])
+        else:
+            count = len(rows)
+        kvs = tuple(r.kv() for r in rows)
+        return RangeResult(kvs, count, more, current)
+
+    def after(self, key: bytes, range_end: bytes, after: int, upto: int, limit: int = 500) -> list[Row]:
+        """Rows of ``[key, range_end)`` with ``after < id <= upto`` in revision order (watch replay); at most
+        ``limit``. CompactedError when history after ``after`` is gone."""
+        with self.pool.connection() as conn:
+            _, compacted = self._revisions(conn)
+            if after + 1 < compacted:
+                raise CompactedError(f"revision {after + 1} has been compacted (compacted to {compacted})")
+            where, params = _where("kv.name", key, range_end, self.dialect)
+            sql = self.dialect.render(self.dialect.after_sql, where)
+            return [Row.of(r) for r in self._run(conn, sql, [*params, after, upto, limit])]
+
+    def tail(self, after: int, limit: int = 500) -> list[Row]:
+        """Every row with ``id > after`` in revision order, at most ``limit`` (the watch poll)."""
+        with self.pool.connection() as conn:
+            sql = self.dialect.render(self.dialect.after_sql, "1 = 1")
+            return [Row.of(r) for r in self._run(conn, sql, [after, NO_LIMIT, limit])]
+
+    def fill(self, revision: int) -> bool:
+        """Claim a missing revision with kine's ``gap-<rev>`` row; False if the id exists by now."""
+        with self.pool.connection() as conn:
+            try:
+                self._run(conn, self.dialect.render(self.dialect.fill_sql), [revision, f"gap-{revision}"])
+            except Exception as exc:
+                if self.dialect.is_unique_violation(exc) or "PRIMARY" in str(exc).upper():
+                    return False
+                raise
+        return True
+
+    def db_size(self) -> int:
+        with self.pool.connection() as conn:
+            return int(self._run(conn, self.dialect.size_sql)[0][0] or 0)
+
+    # ---- writes
+
+    def create(self, key: bytes, value: bytes, lease: int = 0) -> Event:
+        """Create ``key``; KeyExistsError when it exists (or another writer created it first)."""
+        name = _name(key)
+
+        def attempt() -> Event:
+            with self._writing(), self.pool.connection() as conn:
+                prev = self._latest(conn, key)
+                if prev is not None and not prev.deleted:
+                    raise KeyExistsError(f"key {name!r} exists")
+                return self._append(conn, self._create_row(name, value, lease, prev))
+
+        result: Event = self._retrying(attempt)
+        return result
+
+    def _create_row(self, name: str, value: bytes, lease: int, prev: Row | None) -> Row:
+        if name == COMPACT_SUBSTITUTE:
+            value = b"1|" + value
+        if prev is None:
+            return Row(0, name, True, False, 0, 0, lease, value, None)
+        return Row(0, name, True, False, 0, prev.id, lease, value, prev.value)
+
+    def _update_row(self, prev: Row, value: bytes, lease: int) -> Row:
+        if prev.name == COMPACT_SUBSTITUTE:
+            value = b"%d|" % (prev.kv().version + 1) + value
+        return Row(0, prev.name, False, False, prev.create_rev, prev.id, lease, value, prev.value)
+
+    def _delete_row(self, prev: Row) -> Row:
+        return Row(0, prev.name, False, True, prev.create_rev, prev.id, prev.lease, prev.value, prev.value)
+
+    def put(self, key: bytes, value: bytes, lease: int = 0) -> Event:
+        """Unconditional put (a create or an update), retried when another writer wins a race."""
+        event: Event = self._retry_conflicts(lambda conn: self._put(conn, PutOp(key, value, lease))[0])
+        return event
+
+    def _put(self, conn: Connection, op: PutOp) -> tuple[Event, KeyValue | None]:
+        if not op.key:
+            raise InvalidRequestError("etcdserver: key is not provided")
+        name = _name(op.key)
+        prev = self._latest(conn, op.key)
+        live = prev if prev is not None and not prev.deleted else None
+        if (op.ignore_value or op.ignore_lease) and live is None:
+            raise InvalidRequestError("etcdserver: key not found")
+        value = live.kv().value if op.ignore_value and live is not None else op.value
+        lease = live.lease if op.ignore_lease and live is not None else op.lease
+        row = self._create_row(name, value, lease, prev) if live is None else self._update_row(live, value, lease)
+        return self._append(conn, row), live.kv() if live is not None else None
+
+    def delete(self, key: bytes, mod_revision: int = 0) -> Event | None:
+        """Delete ``key`` (if its mod revision is ``mod_revision``, when given); None when nothing was deleted."""
+
+        def attempt(conn: Connection) -> Event | None:
+            prev = self._latest(conn, key)
+            if prev is None or prev.deleted or (mod_revision and prev.id != mod_revision):
+                return None
+            return self._append(conn, self._delete_row(prev))
+
+        result: Event | None = self._retry_conflicts(attempt, conflict_result=None)
+        return result
+
+    def update(self, key: bytes, value: bytes, mod_revision: int, lease: int = 0) -> Event | None:
+        """Replace ``key``'s value if its mod revision is still ``mod_revision``; None otherwise."""
+
+        def attempt(conn: Connection) -> Event | None:
+            prev = self._latest(conn, key)
+            if prev is None or prev.deleted or prev.id != mod_revision:
+                return None
+            return self._append(conn, self._update_row(prev, value, lease))
+
+        result: Event | None = self._retry_conflicts(attempt, conflict_result=None)
+        return result
+
+    def delete_range(self, key: bytes, range_end: bytes = b"") -> DeleteResult:
+        """etcd's DeleteRange. Each deleted key is its own revision (kine's log has one key per row)."""
+        result: DeleteResult = self._retry_conflicts(
+            lambda conn: self._delete_range(conn, DeleteOp(key, range_end, True))
+        )
+        return result
+
+    def _delete_range(self, conn: Connection, op: DeleteOp) -> DeleteResult:
+        if not op.key:
+            raise InvalidRequestError("etcdserver: key is not provided")
+        current = self._revisions(conn)[0]
+        if op.range_end:
+            keys = [kv.key for kv in self._range(conn, RangeOp(op.key, op.range_end, keys_only=True)).kvs]
+        else:
+            keys = [op.key]
+        prevs: list[KeyValue] = []
+        for key in keys:
+            prev = self._latest(conn, key)
+            if prev is None or prev.deleted:
+                continue
+            event = self._append(conn, self._delete_row(prev))
+            current = event.kv.mod_revision
+            prevs.append(prev.kv())
+        return DeleteResult(current, len(prevs), tuple(prevs) if op.prev_kv else ())
+
+    def _retry_conflicts(self, fn: Callable[[Connection], Any], conflict_result: Any = KeyExistsError) -> Any:
+        """Run ``fn`` (reads, then at most one insert per key) under the write lock; when another writer
+        appended first (unique violation), read again and retry, a bounded number of times."""
+        for _ in range(RETRIES):
+            try:
+                with self._writing(), self.pool.connection() as conn:
+                    return self._retrying(lambda: fn(conn))
+            except KeyExistsError:
+                continue
+        if conflict_result is KeyExistsError:
+            raise KeyExistsError("too many concurrent writers on the same key")
+        return conflict_result
+
+    # ---- transactions
+
+    def txn(self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]) -> TxnResult:
+        """etcd's Txn for the shapes kine's log can make atomic: compares on single keys and at most one write
+        (a put or a single-key delete) per branch. The write is tied to the row the compares read, so a
+        concurrent writer makes it fail the unique index, and the whole Txn is evaluated again."""
+        for branch in (success, failure):
+            writes = [op for op in branch if isinstance(op, PutOp | DeleteOp)]
+            if len(writes) > 1:
+                raise UnsupportedError("a Txn with more than one write (kine's log has one key per revision)")
+            if any(isinstance(op, DeleteOp) and op.range_end for op in writes):
+                raise UnsupportedError("a Txn deleting a range")
+        for c in compares:
+            if c.range_end:
+                raise UnsupportedError("a Txn compare over a range of keys")
+            if c.target is Target.VERSION and c.key != COMPACT_KEY and c.value not in (0, 1):
+                raise UnsupportedError("a Txn comparing a version other than 0 (kine keeps no versions)")
+        result: TxnResult = self._retry_conflicts(lambda conn: self._txn(conn, compares, success, failure))
+        return result
+
+    def _txn(
+        self, conn: Connection, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
+    ) -> TxnResult:
+        succeeded = all(self._compare(conn, c) for c in compares)
+        responses: list[OpResult] = []
+        revision = self._revisions(conn)[0]
+        for op in success if succeeded else failure:
+            if isinstance(op, RangeOp):
+                responses.append(self._range(conn, op))
+            elif isinstance(op, PutOp):
+                event, prev = self._put(conn, op)
+                revision = event.kv.mod_revision
+                responses.append(PutResult(revision, prev if op.prev_kv else None))
+            else:
+                deleted = self._delete_range(conn, op)
+                revision = deleted.revision
+                responses.append(deleted)
+        return TxnResult(succeeded, tuple(responses), revision)
+
+    def _compare(self, conn: Connection, c: Compare) -> bool:
+        row = self._latest(conn, c.key)
+        kv = row.kv() if row is not None and not row.deleted else None
+        actual: int | bytes
+        if c.target is Target.VERSION:
+            actual = 0 if kv is None else (kv.version if c.key == COMPACT_KEY else 1)
+        elif c.target is Target.CREATE:
+            actual = 0 if kv is None else kv.create_revision
+        elif c.target is Target.MOD:
+            actual = 0 if kv is None else kv.mod_revision
+        elif c.target is Target.LEASE:
+            actual = 0 if kv is None else kv.lease
+        else:
+            if kv is None:
+                return False  # etcd: a value compare on a missing key is false
+            actual = kv.value
+        expected = c.value
+        if isinstance(actual, bytes) != isinstance(expected, bytes):
+            raise InvalidRequestError(f"compare of {c.target.name} with a value of the wrong type")
+        if c.result is Result.EQUAL:
+            return actual == expected
+        if c.result is Result.NOT_EQUAL:
+            return actual != expected
+        if c.result is Result.GREATER:
+            return actual > expected  # type: ignore[operator]
+        return actual < expected  # type: ignore[operator]
+
+    # ---- compaction
+
+    def compact(self, revision: int) -> int:
+        """Compact history up to ``revision`` (clamped to ``min_retain`` below the head); the recorded compact
+        revision. CompactedError when ``revision`` is already compacted, FutureRevisionError when ahead."""
+        with self.pool.connection() as conn:
+            current, compacted = self._revisions(conn)
+        if revision <= compacted:
+            raise CompactedError(f"revision {revision} has been compacted (compacted to {compacted})")
+        if revision > current:
+            raise FutureRevisionError(f"revision {revision} is a future revision (current {current})")
+        target = max(0, min(revision, current - self.min_retain))
+        d = self.dialect
+        while compacted < target:
+            step = min(target, compacted + self.compact_batch)
+            with self._writing(), self.pool.connection() as conn:
+                self._run(conn, d.begin)
+                try:
+                    # the head row stays even when it is a tombstone: MAX(id) is the current revision
+                    self._run(conn, d.render(d.compact_sql), [step, min(step, current - 1)])
+                    self._run(conn, d.render(d.set_compact_sql), [step])
+                    self._run(conn, "COMMIT")
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        self._run(conn, "ROLLBACK")
+                    raise
+            compacted = step
+        if target > 0:
+            with self.pool.connection() as conn:
+                for sql in d.post_compact:
+                    with contextlib.suppress(Exception):
+                        self._run(conn, sql)
+        return compacted
