@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,17 @@ def test_find_uses_a_stamped_build_only(tmp_path: Path, monkeypatch: pytest.Monk
 def test_unknown_binary_is_a_tool_error() -> None:
     with pytest.raises(ToolError, match="unknown binary"):
         binaries.find("kubelet")
+
+
+def test_the_builder_runs_without_site_packages() -> None:
+    # .ci/install runs it with the system Python before anything is installed: standard library only
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-S", "-m", "kamaji.testing.binaries", "--help"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--only {etcd,kine,kubernetes}" in result.stdout
