@@ -21,9 +21,12 @@ from kamaji.pki import (
     load_certificate,
     load_issued,
     load_private_key,
+    new_certificate_authority,
     plan_rotation,
+    stage_ca_rotation,
+    stage_service_account_rotation,
 )
-from kamaji.pki.keys import public_key_pem
+from kamaji.pki.keys import KeyDeriver, public_key_pem
 from kamaji.pki.kubeconfig import parse_kubeconfig
 from kamaji.pki.serialize import load_yaml
 
@@ -40,6 +43,7 @@ def _secret_fragments(bundle: PKIBundle) -> list[bytes]:
 
 
 def _assert_no_secrets(text: str, bundle: PKIBundle) -> None:
+    assert repr(SEED)[2:40] not in text and SEED.hex()[:16] not in text
     for fragment in _secret_fragments(bundle):
         assert fragment.decode() not in text
 
@@ -52,6 +56,11 @@ def test_reprs_never_show_private_keys(bundle: PKIBundle) -> None:
         *bundle.kubeconfigs.values(),
     ]
     objects.append(ExistingPKI.load(bundle.files()))
+    other_ca = new_certificate_authority(make_request(), seed=OTHER_SEED, now=NOW)
+    objects += [stage_ca_rotation(bundle.ca, other_ca, phase) for phase in (1, 2, 3)]
+    objects += [stage_service_account_rotation(bundle.ca.key, other_ca.key, phase) for phase in (1, 2, 3)]
+    objects.append(KeyDeriver(SEED, "tenants/tenant-a/uid", NOW))
+    objects.append(plan_rotation(ExistingPKI.load(bundle.files(), rotate=("ca",)), make_request(), NOW))
     for obj in objects:
         _assert_no_secrets(repr(obj), bundle)
         _assert_no_secrets(str(obj), bundle)
