@@ -43,14 +43,14 @@ def tcp_of(document: dict[str, Any]) -> api.TenantControlPlane:
 
 
 @functools.cache
-def _datastore_ca() -> pki.Issued:
+def datastore_ca() -> pki.Issued:
     request = pki.PKIRequest(name="default", namespace="kamaji-system", uid="datastore", address="10.0.0.1")
     return pki.new_certificate_authority(request, seed=SEED, now=NOW)
 
 
 @functools.cache
 def bundle_for(request: pki.PKIRequest, *, etcd: bool = True) -> pki.PKIBundle:
-    return pki.issue(request, seed=SEED, now=NOW, datastore_ca=_datastore_ca() if etcd else None)
+    return pki.issue(request, seed=SEED, now=NOW, datastore_ca=datastore_ca() if etcd else None)
 
 
 def storage(driver: str = "etcd", tcp: api.TenantControlPlane | None = None, **kw: Any) -> StorageConnection:
