@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+from _inputs import NOW, SEED, bundle_for, datastore_ca, doc, render_doc, storage, tcp_of
 
-from _inputs import NOW, SEED, datastore_ca, bundle_for, doc, render_doc, storage, tcp_of
 from kamaji import pki
 from kamaji.render import Rendered, render
 
@@ -79,9 +79,7 @@ def test_reissuing_the_pki_at_another_time_rolls_every_certificate_and_kubeconfi
     tcp = tcp_of(doc())
     request = pki.request_from_tcp(tcp)
     before = render(tcp, bundle_for(request), storage("etcd", tcp))
-    later = pki.issue(
-        request, seed=SEED, now=NOW.replace(year=2027), datastore_ca=bundle_for(request).datastore_ca and _ds_ca()
-    )
+    later = pki.issue(request, seed=SEED, now=NOW.replace(year=2027), datastore_ca=datastore_ca())
     after = render(tcp, later, storage("etcd", tcp))
     rolled = {k for k in changed(before, after) if k.startswith("pod:component")}
     assert rolled == {

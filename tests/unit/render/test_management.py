@@ -6,8 +6,8 @@ import base64
 from typing import Any
 
 import pytest
-
 from _inputs import UID, doc, render_doc
+
 from kamaji.render import kamaji_md5
 
 
