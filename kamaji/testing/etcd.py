@@ -93,7 +93,9 @@ class EtcdServer:
         ]
         if self.tls:
             self.ca = TestCA(base / "pki", common_name="kamaji-test-etcd-ca")
-            server = self.ca.issue("server", "etcd", dns_names=["localhost"], ip_addresses=[LOOPBACK], server=True)
+            server = self.ca.issue(
+                "server", "etcd", dns_names=["localhost"], ip_addresses=[LOOPBACK], server=True, client=True
+            )
             self.client_cert = self.ca.issue("client", "kamaji-test-client", client=True)
             argv += [
                 f"--cert-file={server.cert}",
