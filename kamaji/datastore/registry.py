@@ -114,8 +114,9 @@ def register_driver(name: str, driver: type[DatastoreDriver], *, replace: bool =
     """Make ``driver`` available as ``name`` without an entry point (tests, embedders); never clobbers silently."""
     key = name.lower()
     checked = check_driver_class(driver, origin=f"register_driver({key!r})")
+    installed = _scan()
     with _lock:
-        if not replace and (key in _registered or key in (_entry_points or {})):
+        if not replace and (key in _registered or key in installed):
             raise ValueError(f"datastore driver {key!r} is already registered; pass replace=True to replace it")
         _registered[key] = checked
 
