@@ -226,3 +226,50 @@ def test_cli_errors_are_one_line(tenant_file: Path, tmp_path: Path, capsys: pyte
     assert "absent.yaml: cannot read: No such file or directory" in capsys.readouterr().err
     assert main(["check", str(tmp_path / "nothing")]) == 1
     assert capsys.readouterr().err.endswith("nothing: no certificates found\n")
+
+
+def test_issue_with_your_own_ca_and_datastore_ca(
+    tenant_file: Path, seed_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from _pki_inputs import OTHER_SEED, make_request, write_files
+
+    from kamaji.pki import load_issued, new_certificate_authority
+
+    own = issue(make_request(name="org-root"), seed=OTHER_SEED, now=NOW)
+    ds_ca = new_certificate_authority(make_request(name="etcd"), seed=OTHER_SEED, now=NOW)
+    cas = write_files(
+        tmp_path / "cas",
+        {"ca.crt": own.ca.cert_pem, "ca.key": own.ca.key_pem, "ds.crt": ds_ca.cert_pem, "ds.key": ds_ca.key_pem},
+    )
+    out = tmp_path / "out"
+    argv = [
+        "issue",
+        str(tenant_file),
+        "--seed-file",
+        str(seed_file),
+        "--out",
+        str(out),
+        "--now",
+        "2026-11-24T12:30:15Z",
+    ]
+    argv += ["--ca-cert", str(cas / "ca.crt"), "--ca-key", str(cas / "ca.key")]
+    argv += ["--datastore-ca-cert", str(cas / "ds.crt"), "--datastore-ca-key", str(cas / "ds.key")]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert (out / "pki/ca.crt").read_bytes() == own.ca.cert_pem
+    assert (out / "pki/datastore-ca.crt").read_bytes() == ds_ca.cert_pem
+    datastore = load_issued(
+        "datastore",
+        (out / "pki/datastore.crt").read_bytes(),
+        (out / "pki/datastore.key").read_bytes(),
+        issuer=ds_ca.certificate,
+    )
+    assert datastore.subject == "CN=tenants_tenant_gw,O=system:masters"
+    load_issued(
+        "apiserver",
+        (out / "pki/apiserver.crt").read_bytes(),
+        (out / "pki/apiserver.key").read_bytes(),
+        issuer=own.ca.certificate,
+    )
+    assert main(["issue", str(tenant_file), "--seed-file", str(seed_file), "--out", str(out), "--ca-cert", "x"]) == 1
+    assert capsys.readouterr().err == "kamaji: --ca-cert and --ca-key go together\n"
