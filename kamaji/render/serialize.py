@@ -23,15 +23,57 @@ import yaml
 __all__ = ["dump_json", "dump_yaml", "dump_yaml_all", "kamaji_md5", "load_yaml_all", "sha256_json"]
 
 _BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+_STR, _INT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "bool", "null"))
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
 
 
 class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    """No anchors or aliases: a dict shared by two objects is written out twice, as Kubernetes expects."""
+    """SafeDumper's output, faster: nodes are built by one small function instead of the generic representer
+    (same node types, tags, styles and key order, so libyaml emits the same bytes), implicit tags of repeated
+    scalars are memoized, and there are no anchors or aliases (a dict shared by two objects is written twice)."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    def represent(self, data: Any) -> None:
+        self.serialize(_node(self, data))
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_RESOLVED) < 65536:
+                _RESOLVED[key] = tag
+        return tag
+
+
+def _node(dumper: Any, data: Any) -> yaml.Node:
+    kind = type(data)
+    if kind is str:
+        return yaml.ScalarNode(_STR, data)
+    if kind is dict:
+        items = [
+            (yaml.ScalarNode(_STR, k) if type(k) is str else _node(dumper, k), _node(dumper, data[k]))
+            for k in sorted(data)
+        ]
+        return yaml.MappingNode(_MAP, items, flow_style=False)
+    if kind is list or kind is tuple:
+        return yaml.SequenceNode(_SEQ, [_node(dumper, v) for v in data], flow_style=False)
+    if kind is bool:
+        return yaml.ScalarNode(_BOOL, "true" if data else "false")
+    if kind is int:
+        return yaml.ScalarNode(_INT, str(data))
+    if data is None:
+        return yaml.ScalarNode(_NULL, "null")
+    node: yaml.Node = dumper.represent_data(data)  # floats and anything rarer: PyYAML's own representer
+    return node
 
 
 def dump_yaml_all(documents: Iterable[Any]) -> bytes:

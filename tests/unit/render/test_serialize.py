@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-from kamaji.render import dump_json, dump_yaml, dump_yaml_all, kamaji_md5, sha256_json, sort_objects
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kamaji.render import dump_json, dump_yaml, dump_yaml_all, kamaji_md5, load_yaml_all, sha256_json, sort_objects
 
 
 def test_yaml_is_sorted_block_style_explicit_start_lf_trailing_newline() -> None:
@@ -60,3 +64,34 @@ def test_objects_sort_by_kind_rank_then_namespace_then_name() -> None:
         ("Widget", "z"),
     ]
     assert next(o["metadata"]["name"] for o in sort_objects(objects, reverse=True)) == "z"  # type: ignore[index]
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(json_like, min_size=1, max_size=3))
+def test_fast_dumper_writes_exactly_what_pyyaml_safe_dump_writes(documents: list[object]) -> None:
+    reference = yaml.dump_all(
+        documents,
+        Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+        sort_keys=True,
+        default_flow_style=False,
+        explicit_start=True,
+        allow_unicode=True,
+        width=1 << 30,
+        line_break="\n",
+    ).encode()
+    assert dump_yaml_all(documents) == reference
+    assert load_yaml_all(reference) == documents
+
+
+def test_shared_sub_objects_are_written_out_not_aliased() -> None:
+    shared = {"name": "x"}
+    out = dump_yaml({"a": [shared, shared]})
+    assert b"&" not in out and b"*" not in out
+    assert out == b"---\na:\n- name: x\n- name: x\n"
