@@ -1,5 +1,5 @@
-"""The real-server fixtures of kamaji.testing, plus an etcd of the etcd driver's own: the driver enables auth on
-it, which the shared ``etcd_tls_server`` of other tests must not see."""
+"""An etcd of the etcd driver's own: the driver enables auth on it, which the shared ``etcd_tls_server`` of other
+tests must not see. (The other real-server fixtures come from ``-p kamaji.testing.pytest_plugin`` in pyproject.)"""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from kamaji.testing.etcd import EtcdServer
-
-pytest_plugins = ["kamaji.testing.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")
