@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--append-to", metavar="FILE", help="write the markdown section into FILE (replacing ours)")
     args = parser.parse_args(argv)
     result = measure(args.tenants, args.processes, args.repeat)
