@@ -16,7 +16,7 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from kamaji.errors import CertificateError, MissingInputError
+from kamaji.errors import CertificateError, FieldError, MissingInputError, ValidationError
 from kamaji.pki.certificates import PROFILES, Issued, build_certificate, truncate
 from kamaji.pki.keys import (
     Algorithm,
@@ -256,7 +256,9 @@ def issue(
     supplied = dict(keys or {})
     for purpose, key in supplied.items():
         if purpose not in KEY_PURPOSES:
-            raise MissingInputError(f"keys: unknown purpose {purpose!r}; known: {', '.join(KEY_PURPOSES)}")
+            raise ValidationError(
+                [FieldError(f"keys[{purpose!r}]", f"unknown purpose; known: {', '.join(KEY_PURPOSES)}", purpose)]
+            )
         try:
             key_algorithm(key)
         except CertificateError as exc:

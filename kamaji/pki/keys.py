@@ -104,6 +104,8 @@ def key_algorithm(key: PrivateKey | PublicKey) -> Algorithm:
         if key.curve.name != _CURVE.name:
             raise CertificateError(f"unsupported elliptic curve {key.curve.name}; only P-256 is supported")
         return Algorithm.ECDSA_P256
+    if not isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        raise CertificateError(f"unsupported key type {type(key).__name__}; use ECDSA P-256 or RSA")
     if key.key_size < 2048:
         raise CertificateError(f"RSA key of {key.key_size} bits is too small; at least 2048 are required")
     return Algorithm.RSA_2048

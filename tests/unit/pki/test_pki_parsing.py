@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 from _pki_inputs import NOW, OTHER_SEED, SEED, make_request
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 
-from kamaji.errors import CertificateError, KamajiError, MissingInputError
+from kamaji.errors import CertificateError, KamajiError, MissingInputError, ValidationError
 from kamaji.keygen import generate_rsa_keys
 from kamaji.pki import (
     KEY_PURPOSES,
@@ -89,6 +91,14 @@ def _errors_for_garbage(bundle: PKIBundle) -> list[KamajiError]:
         lambda: ExistingPKI.load({**files, "pki/sa.pub": public_key_pem(bundle.ca.key.public_key())}),
         lambda: issue(make_request(), seed=SEED, now=NOW, ca=bundle["apiserver"]),
         lambda: issue(make_request(), seed=SEED, now=NOW, algorithm=Algorithm.RSA_2048),
+        lambda: issue(make_request(), seed=SEED, now=NOW, keys={"ca": ed25519.Ed25519PrivateKey.generate()}),  # type: ignore[dict-item]
+        lambda: issue(make_request(), seed=SEED, now=NOW, keys={"etcd": bundle.ca.key}),
+        lambda: load_private_key(
+            ed25519.Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+            what="sa.key",
+        ),
     ]
     errors: list[KamajiError] = []
     for case in cases:
@@ -116,8 +126,11 @@ def test_garbage_gives_clear_errors_without_key_material(bundle: PKIBundle) -> N
         "sa: sa.pub does not contain the public key of sa.key",
         "ca: 'CN=kube-apiserver' is not a CA certificate",
         "keys: RSA-2048 keys cannot be derived; supply a key for 'ca' (kamaji.keygen.generate_rsa_keys makes them)",
+        "keys['ca']: unsupported key type Ed25519PrivateKey; use ECDSA P-256 or RSA",
+        "keys['etcd']: unknown purpose; known: " + ", ".join(KEY_PURPOSES),
+        "sa.key: unsupported key type Ed25519PrivateKey; use ECDSA P-256 or RSA",
     ]
-    assert all(isinstance(e, CertificateError | MissingInputError) for e in errors)
+    assert all(isinstance(e, CertificateError | MissingInputError | ValidationError) for e in errors)
     for error in errors:
         _assert_no_secrets(str(error), bundle)
         _assert_no_secrets(repr(error), bundle)
