@@ -119,3 +119,20 @@ def kine_mariadb(mariadb_server: MariaDBServer) -> Iterator[KineServer]:
 def kube_apiserver_on_kine(kine_postgres: KineServer) -> Iterator[KubeAPIServer]:
     """A second kube-apiserver, storing through ``kine_postgres`` into PostgreSQL."""
     yield from _serve(KubeAPIServer(kine_postgres.endpoint))
+
+
+# ---- the kamaji bridge (kamaji.bridge), added by the bridge's owner -------------------------------------------
+
+from kamaji.testing.bridge import BridgeProcess  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def bridge_sqlite() -> Iterator[BridgeProcess]:
+    """The kamaji bridge (``python -m kamaji.bridge``) on a SQLite file, plain HTTP on loopback."""
+    yield from _serve(BridgeProcess())
+
+
+@pytest.fixture(scope="session")
+def kube_apiserver_on_bridge(bridge_sqlite: BridgeProcess) -> Iterator[KubeAPIServer]:
+    """A kube-apiserver storing through the kamaji bridge into SQLite."""
+    yield from _serve(KubeAPIServer(bridge_sqlite.endpoint))

@@ -1,0 +1,142 @@
+"""Real etcd leases (kine only fakes LeaseGrant: its lease ID is the TTL and expiry is a per-process timer).
+
+Leases live in a table of their own, ``kine_bridge_leases (id, ttl, expires_ms)``, next to kine's; a key's ``lease``
+column holds the lease ID as in etcd. LeaseKeepAlive moves the expiry, LeaseRevoke and expiry delete every key
+attached to the lease (each a tombstone, so watchers see the deletes) and then the lease. Expiry runs in one thread
+per bridge and survives restarts (the expiry time is stored). The clock is injectable: ``clock`` returns
+milliseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import attrs
+
+from kamaji.bridge.log import SQLLog
+from kamaji.bridge.types import InvalidRequestError, LeaseNotFoundError
+
+logger = logging.getLogger(__name__)
+
+#: etcd's maximum lease TTL (9,000,000,000 s); and its minimum: a lease never lives less than this
+MAX_TTL = 9_000_000_000
+MIN_TTL = 1
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@attrs.frozen
+class Lease:
+    id: int
+    ttl: int
+    expires_ms: int
+
+
+class Leases:
+    def __init__(self, log: SQLLog, *, clock: Callable[[], int] = wall_clock_ms, check_interval: float = 0.5) -> None:
+        self.log = log
+        self.clock = clock
+        self.check_interval = check_interval
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _one(self, sql: str, params: list[object]) -> list[tuple[int, ...]]:
+        d = self.log.dialect
+        with self.log.pool.connection() as conn:
+            return [tuple(int(v) for v in r) for r in self.log._run(conn, d.render(sql), params)]
+
+    def get(self, lease_id: int) -> Lease | None:
+        rows = self._one(self.log.dialect.lease_get_sql, [lease_id])
+        if not rows or rows[0][2] <= self.clock():
+            return None
+        return Lease(*rows[0])
+
+    def require(self, lease_id: int) -> Lease:
+        lease = self.get(lease_id)
+        if lease is None:
+            raise LeaseNotFoundError(f"lease {lease_id} not found")
+        return lease
+
+    def grant(self, ttl: int, lease_id: int = 0) -> Lease:
+        if ttl > MAX_TTL:
+            raise InvalidRequestError("etcdserver: too large lease TTL")
+        ttl = max(ttl, MIN_TTL)
+        with self._lock:
+            if lease_id == 0:
+                lease_id = (self.clock() << 16) & ((1 << 62) - 1)
+                while self._one(self.log.dialect.lease_get_sql, [lease_id]):
+                    lease_id += 1
+            elif lease_id < 0:
+                raise InvalidRequestError("etcdserver: lease ID must be positive")
+            elif self._one(self.log.dialect.lease_get_sql, [lease_id]):
+                raise InvalidRequestError("etcdserver: lease already exists")
+            lease = Lease(lease_id, ttl, self.clock() + ttl * 1000)
+            self._one(self.log.dialect.lease_insert_sql, [lease.id, lease.ttl, lease.expires_ms])
+        return lease
+
+    def keepalive(self, lease_id: int) -> int:
+        """Renew; the TTL, or 0 when the lease is gone (etcd's answer on the keepalive stream)."""
+        lease = self.get(lease_id)
+        if lease is None:
+            return 0
+        self._one(self.log.dialect.lease_refresh_sql, [self.clock() + lease.ttl * 1000, lease_id])
+        return lease.ttl
+
+    def keys(self, lease_id: int) -> list[bytes]:
+        d = self.log.dialect
+        with self.log.pool.connection() as conn:
+            rows = self.log._run(conn, d.render(d.lease_keys_sql), [lease_id, lease_id])
+        return [str(r[0]).encode() for r in rows]
+
+    def time_to_live(self, lease_id: int) -> tuple[int, int]:
+        """(remaining seconds, granted TTL); (-1, 0) when the lease does not exist."""
+        lease = self.get(lease_id)
+        if lease is None:
+            return -1, 0
+        return max(0, (lease.expires_ms - self.clock() + 999) // 1000), lease.ttl
+
+    def leases(self) -> list[int]:
+        now = self.clock()
+        return [r[0] for r in self._one(self.log.dialect.lease_all_sql, []) if r[2] > now]
+
+    def revoke(self, lease_id: int) -> None:
+        if not self._one(self.log.dialect.lease_get_sql, [lease_id]):
+            raise LeaseNotFoundError(f"lease {lease_id} not found")
+        self._drop(lease_id)
+
+    def _drop(self, lease_id: int) -> None:
+        for key in self.keys(lease_id):
+            current = self.log.get(key)
+            if current is not None and current.lease == lease_id:
+                self.log.delete(key, current.mod_revision)
+        self._one(self.log.dialect.lease_delete_sql, [lease_id])
+
+    def expire(self) -> list[int]:
+        """Revoke every expired lease now; the IDs revoked."""
+        expired = [r[0] for r in self._one(self.log.dialect.lease_expired_sql, [self.clock()])]
+        for lease_id in expired:
+            self._drop(lease_id)
+        return expired
+
+    def start(self) -> Leases:
+        self._thread = threading.Thread(target=self._run, name="kamaji-bridge-leases", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.check_interval):
+            try:
+                self.expire()
+            except Exception:
+                logger.exception("lease expiry failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -1,0 +1,197 @@
+"""Watch delivery: one hub per log fans the log's rows out to watchers, strictly in revision order.
+
+Two sources feed the hub. Writes through this process are *offered* by the log the moment they commit
+(``SQLLog.on_append``), so a local write reaches watchers without a database round trip. Writers elsewhere (another
+bridge, kine) are found by polling ``id > delivered`` every ``poll_interval``; the poll also runs whenever an offered
+revision is not the next one. A revision missing from the table for longer than ``gap_wait`` (a rolled-back insert
+that consumed a sequence value) is claimed with kine's ``gap-<rev>`` fill row, so delivery never stalls.
+
+``revision`` is the last revision handed to every watcher: the revision a progress notification may report.
+Delivery callbacks run under the hub's lock and must only enqueue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from kamaji.bridge.log import SQLLog
+from kamaji.bridge.types import COMPACT_ROW, Event
+
+logger = logging.getLogger(__name__)
+
+Listener = Callable[[list[Event]], None]
+
+
+class Hub:
+    def __init__(
+        self,
+        log: SQLLog,
+        *,
+        poll_interval: float = 1.0,
+        gap_wait: float = 1.0,
+        batch: int = 500,
+        progress_interval: float = 5.0,
+    ) -> None:
+        self.log = log
+        self.poll_interval = poll_interval
+        self.gap_wait = gap_wait
+        self.batch = batch
+        self.progress_interval = progress_interval
+        self.lock = threading.Condition()
+        self.revision = 0
+        self._pending: dict[int, Event] = {}
+        self._listeners: dict[int, Listener] = {}
+        self._tickers: dict[int, Callable[[], None]] = {}
+        self._next = 0
+        self._wake = False
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._gap: tuple[int, float] | None = None
+
+    def start(self) -> Hub:
+        self.revision = self.log.current_revision()
+        self.log.on_append = self.offer
+        self._thread = threading.Thread(target=self._run, name="kamaji-bridge-watch-hub", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self.lock:
+            self._stop = True
+            self.lock.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.log.on_append = None
+
+    # ---- registration (callers hold no lock; callbacks run under self.lock)
+
+    def subscribe(self, listener: Listener, ticker: Callable[[], None] | None = None) -> int:
+        """Register ``listener``; it gets every batch delivered after this call. Returns a token.
+        Call it with ``self.lock`` held to read ``self.revision`` atomically with the registration."""
+        with self.lock:
+            self._next += 1
+            self._listeners[self._next] = listener
+            if ticker is not None:
+                self._tickers[self._next] = ticker
+            return self._next
+
+    def unsubscribe(self, token: int) -> None:
+        with self.lock:
+            self._listeners.pop(token, None)
+            self._tickers.pop(token, None)
+
+    def offer(self, event: Event) -> None:
+        with self.lock:
+            if event.kv.mod_revision > self.revision:
+                self._pending[event.kv.mod_revision] = event
+            self._wake = True
+            self.lock.notify_all()
+
+    def kick(self) -> None:
+        with self.lock:
+            self._wake = True
+            self.lock.notify_all()
+
+    def wait_for(self, revision: int, timeout: float) -> bool:
+        """Wait until every revision up to ``revision`` has been delivered; False after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            self._wake = True
+            self.lock.notify_all()
+            while self.revision < revision:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.lock.wait(left)
+            return True
+
+    # ---- the delivery loop
+
+    def _run(self) -> None:
+        last_poll = 0.0
+        last_tick = time.monotonic()
+        while True:
+            with self.lock:
+                if not self._wake and not self._stop and (self.revision + 1) not in self._pending:
+                    wait = self.poll_interval if self._gap is None else min(self.poll_interval, 0.05)
+                    self.lock.wait(wait)
+                if self._stop:
+                    return
+                self._wake = False
+                batch = self._take_pending()
+                if batch:
+                    self._deliver(batch, batch[-1].kv.mod_revision)
+            now = time.monotonic()
+            if not batch or self._pending or now - last_poll >= self.poll_interval:
+                last_poll = now
+                try:
+                    self._poll()
+                except Exception:  # the database may be down for a while: keep polling
+                    logger.exception("watch poll failed")
+            if self.progress_interval > 0 and now - last_tick >= self.progress_interval:
+                last_tick = now
+                with self.lock:
+                    for tick in list(self._tickers.values()):
+                        tick()
+
+    def _take_pending(self) -> list[Event]:
+        for rev in [r for r in self._pending if r <= self.revision]:
+            del self._pending[rev]
+        batch: list[Event] = []
+        rev = self.revision + 1
+        while rev in self._pending:
+            batch.append(self._pending.pop(rev))
+            rev += 1
+        return batch
+
+    def _deliver(self, events: list[Event], revision: int) -> None:
+        """Hand ``events`` (all revisions up to ``revision``, in order) to every listener; lock held."""
+        self.revision = revision
+        self._gap = None
+        if events:
+            for listener in list(self._listeners.values()):
+                listener(events)
+        self.lock.notify_all()
+
+    def _poll(self) -> None:
+        while True:
+            with self.lock:
+                after = self.revision
+            rows = self.log.tail(after, self.batch)
+            if not rows:
+                return
+            events: list[Event] = []
+            last = after
+            for row in rows:
+                if row.id != last + 1:
+                    break
+                last = row.id
+                if not row.is_fill and row.name != COMPACT_ROW:
+                    events.append(row.event())
+            with self.lock:
+                if self.revision == after and last > after:
+                    for rev in range(after + 1, last + 1):
+                        self._pending.pop(rev, None)
+                    self._deliver(events, last)
+                elif self.revision == after:
+                    self._handle_gap(after + 1)
+                    return
+            if len(rows) < self.batch and last == rows[-1].id:
+                return
+
+    def _handle_gap(self, missing: int) -> None:
+        """Revision ``missing`` is absent while later rows exist; lock held. Fill it after ``gap_wait``."""
+        now = time.monotonic()
+        if self._gap is None or self._gap[0] != missing:
+            self._gap = (missing, now)  # re-checked every 50 ms while it lasts
+            return
+        if now - self._gap[1] < self.gap_wait:
+            return
+        with contextlib.suppress(Exception):
+            if self.log.fill(missing):
+                logger.warning("filled gap at revision %d", missing)
+        self._wake = True
