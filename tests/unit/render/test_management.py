@@ -463,3 +463,26 @@ def test_kubeadm_config_map() -> None:
     assert (
         "--advertise-address=192.0.2.9" in container(rendered.find("Deployment", "tenant-a"), "kube-apiserver")["args"]
     )
+
+
+def test_a_staged_ca_rotation_trusts_the_bundle() -> None:
+    from _inputs import NOW, SEED, datastore_ca, storage, tcp_of
+
+    from kamaji import pki
+    from kamaji.render import render
+
+    tcp = tcp_of(doc())
+    request = pki.request_from_tcp(tcp)
+    other = pki.new_certificate_authority(request, seed=bytes(range(1, 33)), now=NOW)
+    bundle = pki.issue(request, seed=SEED, now=NOW, datastore_ca=datastore_ca(), trust_bundle=[other.certificate])
+    rendered = render(tcp, bundle, storage("etcd", tcp))
+    ca = rendered.find("Secret", "tenant-a-ca")
+    assert base64.b64decode(ca["data"]["ca-bundle.crt"]) == bundle.trust_bundle_pem()
+    assert base64.b64decode(ca["data"]["ca-bundle.crt"]).count(b"BEGIN CERTIFICATE") == 2
+    deployment = rendered.find("Deployment", "tenant-a")
+    assert "--client-ca-file=/etc/kubernetes/pki/ca-bundle.crt" in container(deployment, "kube-apiserver")["args"]
+    pki_volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "etc-kubernetes-pki")
+    ca_items = next(
+        s["secret"]["items"] for s in pki_volume["projected"]["sources"] if s["secret"]["name"] == "tenant-a-ca"
+    )
+    assert [i["key"] for i in ca_items] == ["ca.crt", "ca.key", "ca-bundle.crt"]
