@@ -7,6 +7,7 @@ byte-identical to the builder's: ``tests/unit/pki/test_pki_der.py`` compares the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "certificate",
     "extension",
     "extensions",
+    "general_names",
     "integer",
     "oid",
     "tbs_certificate",
@@ -51,6 +53,13 @@ def time(value: datetime) -> bytes:
 def extension(oid_der: bytes, critical: bool, value: bytes) -> bytes:
     """One Extension: SEQUENCE { extnID, critical BOOLEAN (only when TRUE, DER omits the default), extnValue }."""
     return tlv(0x30, oid_der + (_TRUE if critical else b"") + tlv(0x04, value))
+
+
+def general_names(dns_names: Iterable[str], ip_addresses: Iterable[bytes]) -> bytes:
+    """GeneralNames: every dNSName ``[2] IA5String``, then every iPAddress ``[7] OCTET STRING`` (packed)."""
+    parts = [tlv(0x82, name.encode("ascii")) for name in dns_names]
+    parts += [tlv(0x87, ip) for ip in ip_addresses]
+    return tlv(0x30, b"".join(parts))
 
 
 def extensions(encoded: list[bytes]) -> bytes:

@@ -211,6 +211,19 @@ def _extension_der(ext: x509.Extension[x509.UnrecognizedExtension]) -> bytes:
 _FIXED_DER: dict[str, bytes] = {name: b"".join(_extension_der(e) for e in exts) for name, exts in _FIXED.items()}
 
 
+_SKI_OID = _der.oid(x509.OID_SUBJECT_KEY_IDENTIFIER.dotted_string)
+_SAN_OID = _der.oid(x509.OID_SUBJECT_ALTERNATIVE_NAME.dotted_string)
+_P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+
+
+def _key_id_from_spki(spki: bytes) -> bytes:
+    """RFC 5280 method 1, SHA-1 of the subjectPublicKey bits: sliced out of a P-256 SPKI, else via cryptography."""
+    if len(spki) == 91 and spki.startswith(_P256_SPKI_PREFIX):
+        return hashlib.sha1(spki[26:]).digest()
+    key = serialization.load_der_public_key(spki)
+    return x509.SubjectKeyIdentifier.from_public_key(key).digest  # type: ignore[arg-type]
+
+
 @functools.lru_cache(maxsize=1024)
 def _aki_der(key_identifier: bytes) -> bytes:
     return _extension_der(_aki_extension(key_identifier))
@@ -240,12 +253,6 @@ def _spki(key: PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _sans_extension(sans: SubjectAltNames) -> x509.Extension[x509.UnrecognizedExtension]:
-    names: list[x509.GeneralName] = [x509.DNSName(d) for d in sans.dns_names]
-    names.extend(x509.IPAddress(ip) for ip in sans.ip_addresses)
-    return _ext(x509.SubjectAlternativeName(names), False)
-
-
 def _key_identifier(cert: x509.Certificate) -> bytes:
     """The CA's SubjectKeyIdentifier when it has one, else SHA-1 of its public key (RFC 5280 method 1)."""
     try:
@@ -262,20 +269,32 @@ def sign(builder: x509.CertificateBuilder, key: PrivateKey) -> x509.Certificate:
 
 @attrs.frozen(eq=False, repr=False)
 class Issued:
-    """A certificate with its private key. The key never appears in ``repr``.
+    """A certificate (its DER bytes) with its private key. The key never appears in ``repr``.
 
-    ``cert_pem`` and ``key_pem`` (kubeadm's formats) are computed on first use and then kept: serializing is
-    the caller's step, and most of its cost.
+    ``certificate``, ``cert_pem`` and ``key_pem`` (kubeadm's formats) are computed on first use and then kept:
+    serializing is the caller's step, and most of its cost. Build one with ``Issued.of`` or ``load_issued``.
     """
 
     name: str
-    certificate: x509.Certificate
+    der: bytes = attrs.field(repr=False)
     key: PrivateKey = attrs.field(repr=False)
-    key_identifier: bytes = attrs.field(repr=False)
+    key_identifier: bytes = attrs.field(repr=False)  # the SubjectKeyIdentifier leaves of a CA point to
+    name_der: bytes = attrs.field(default=b"", repr=False)  # the subject, DER, when the issuer already has it
 
     @classmethod
     def of(cls, name: str, certificate: x509.Certificate, key: PrivateKey) -> Issued:
-        return cls(name, certificate, key, _key_identifier(certificate) if _is_ca(certificate) else b"")
+        issued = cls(
+            name,
+            certificate.public_bytes(serialization.Encoding.DER),
+            key,
+            _key_identifier(certificate) if _is_ca(certificate) else b"",
+        )
+        object.__setattr__(issued, "certificate", certificate)  # already parsed: prefill the cached property
+        return issued
+
+    @functools.cached_property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
 
     @functools.cached_property
     def cert_pem(self) -> bytes:
@@ -297,12 +316,12 @@ class Issued:
     @functools.cached_property
     def subject_der(self) -> bytes:
         """The subject as the issuer name of the certificates this one signs."""
-        return _subject_der(self.certificate.subject)
+        return self.name_der or _subject_der(self.certificate.subject)
 
     @functools.cached_property
     def digest(self) -> bytes:
         """SHA-256 of the certificate (DER): identifies this issuer in the serials it hands out."""
-        return self.certificate.fingerprint(hashes.SHA256())
+        return hashlib.sha256(self.der).digest()
 
     @property
     def subject(self) -> str:
@@ -322,10 +341,10 @@ class Issued:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Issued):
             return NotImplemented
-        return self.name == other.name and self.cert_pem == other.cert_pem and self.key_pem == other.key_pem
+        return self.name == other.name and self.der == other.der and self.key_pem == other.key_pem
 
     def __hash__(self) -> int:
-        return hash((self.name, self.cert_pem))
+        return hash((self.name, self.der))
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -333,22 +352,6 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
-
-
-def _variable_extensions(
-    profile: Profile, public_key: PublicKey, issuer: Issued | None, sans: SubjectAltNames | None
-) -> tuple[bytes, list[x509.Extension[x509.UnrecognizedExtension]]]:
-    """(SKI for a CA, else the issuer's key id; SANs when any) as (SKI, extensions after the fixed ones)."""
-    extra: list[x509.Extension[x509.UnrecognizedExtension]] = []
-    ski = b""
-    if profile.is_ca:
-        ski = x509.SubjectKeyIdentifier.from_public_key(public_key).digest
-        extra.append(_ext(x509.SubjectKeyIdentifier(ski), False))
-    elif issuer is None:
-        raise CertificateError(f"{profile.name}: a leaf certificate needs an issuer")
-    if sans is not None and (sans.dns_names or sans.ip_addresses):
-        extra.append(_sans_extension(sans))
-    return ski, extra
 
 
 def _serial(
@@ -399,17 +402,24 @@ def build_certificate(
     not_before = truncate(now)
     validity = _validity_der(not_before, profile.validity)
     subject_der = _subject_der(profile.subject(common_name))
-    public_key = key.public_key()
-    spki = _spki(public_key)
+    spki = _spki(key.public_key())
+    extensions = _FIXED_DER[profile.name]
+    ski = b""
     if issuer is None:
         issuer_der, signing_key, issuer_id = subject_der, key, b"self"
     else:
         issuer_der, signing_key, issuer_id = issuer.subject_der, issuer.key, issuer.digest
-    ski, extra = _variable_extensions(profile, public_key, issuer, sans)
-    extra_der = b"".join(_extension_der(e) for e in extra)
-    if issuer is not None:
-        extra_der = _aki_der(issuer.key_identifier) + extra_der
-    san_der = extra[-1].value.value if extra and extra[-1].oid == x509.OID_SUBJECT_ALTERNATIVE_NAME else b""
+    if profile.is_ca:
+        ski = _key_id_from_spki(spki)
+        extensions += _der.extension(_SKI_OID, False, _der.tlv(0x04, ski))
+    elif issuer is None:
+        raise CertificateError(f"{profile.name}: a leaf certificate needs an issuer")
+    else:
+        extensions += _aki_der(issuer.key_identifier)
+    san_der = b""
+    if sans is not None and (sans.dns_names or sans.ip_addresses):
+        san_der = _der.general_names(sans.dns_names, [ip.packed for ip in sans.ip_addresses])
+        extensions += _der.extension(_SAN_OID, False, san_der)
     serial = _serial(profile, identity, subject_der, san_der, validity, key_source or spki, issuer_id)
     ec_signer = signing_key if isinstance(signing_key, ec.EllipticCurvePrivateKey) else None
     algorithm = _der.ECDSA_WITH_SHA256 if ec_signer is not None else _der.SHA256_WITH_RSA
@@ -422,15 +432,14 @@ def build_certificate(
         + validity
         + subject_der
         + spki
-        + _der.tlv(0xA3, _der.tlv(0x30, _FIXED_DER[profile.name] + extra_der)),
+        + _der.tlv(0xA3, _der.tlv(0x30, extensions)),
     )
     if ec_signer is not None:
         signature = ec_signer.sign(tbs, _ECDSA_DETERMINISTIC)
     else:
         assert isinstance(signing_key, rsa.RSAPrivateKey)
         signature = signing_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
-    der = _der.certificate(tbs, algorithm, signature)
-    return Issued(profile.name, x509.load_der_x509_certificate(der), key, ski)
+    return Issued(profile.name, _der.certificate(tbs, algorithm, signature), key, ski, subject_der)
 
 
 def build_certificate_with_builder(
@@ -487,7 +496,7 @@ def build_certificate_with_builder(
     for ext, crit in zip(typed, critical, strict=True):
         builder = builder.add_extension(ext, critical=crit)
     cert = sign(builder, signing_key)
-    return Issued(profile.name, cert, key, ski)
+    return Issued(profile.name, cert.public_bytes(serialization.Encoding.DER), key, ski)
 
 
 _ECDSA_DETERMINISTIC = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
