@@ -50,7 +50,7 @@ from kamaji.bridge.types import (
     Result,
     Target,
     TxnResult,
-    UnsupportedError,
+    UnsupportedTxnError,
 )
 from kamaji.errors import BridgeError, CompactedError, FutureRevisionError, KeyExistsError
 
@@ -504,14 +504,14 @@ class SQLLog:
         for branch in (success, failure):
             writes = [op for op in branch if isinstance(op, PutOp | DeleteOp)]
             if len(writes) > 1:
-                raise UnsupportedError("a Txn with more than one write (kine's log has one key per revision)")
+                raise UnsupportedTxnError("a Txn with more than one write (kine's log has one key per revision)")
             if any(isinstance(op, DeleteOp) and op.range_end for op in writes):
-                raise UnsupportedError("a Txn deleting a range")
+                raise UnsupportedTxnError("a Txn deleting a range")
         for c in compares:
             if c.range_end:
-                raise UnsupportedError("a Txn compare over a range of keys")
+                raise UnsupportedTxnError("a Txn compare over a range of keys")
             if c.target is Target.VERSION and c.key != COMPACT_KEY and c.value not in (0, 1):
-                raise UnsupportedError("a Txn comparing a version other than 0 (kine keeps no versions)")
+                raise UnsupportedTxnError("a Txn comparing a version other than 0 (kine keeps no versions)")
         result: TxnResult = self._retry_conflicts(lambda conn: self._txn(conn, compares, success, failure))
         return result
 

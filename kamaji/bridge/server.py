@@ -190,7 +190,7 @@ def _op(bridge: Bridge, op: rpc_pb2.RequestOp) -> t.Op:
     if which == "request_range":
         r = op.request_range
         if _needs_python(r):
-            raise t.UnsupportedError("sorting or revision filters inside a Txn")
+            raise t.UnsupportedTxnError("sorting or revision filters inside a Txn")
         return range_op(r)
     if which == "request_put":
         p = op.request_put
@@ -200,7 +200,7 @@ def _op(bridge: Bridge, op: rpc_pb2.RequestOp) -> t.Op:
     if which == "request_delete_range":
         d = op.request_delete_range
         return t.DeleteOp(d.key, d.range_end, d.prev_kv)
-    raise t.UnsupportedError("nested Txn requests")
+    raise t.UnsupportedTxnError("nested Txn requests")
 
 
 def _compare(c: rpc_pb2.Compare) -> t.Compare:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import grpc
 
-from kamaji.bridge.types import InvalidRequestError, LeaseNotFoundError, UnsupportedError
+from kamaji.bridge.types import InvalidRequestError, LeaseNotFoundError, UnsupportedError, UnsupportedTxnError
 from kamaji.errors import BridgeError, CompactedError, DatastoreUnavailableError, FutureRevisionError, KeyExistsError
 
 #: (error class, gRPC code, etcd's message or None to use the error's own text)
@@ -18,6 +18,7 @@ STATUSES: tuple[tuple[type[BaseException], grpc.StatusCode, str | None], ...] = 
     (KeyExistsError, grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: duplicate key given in txn request"),
     (LeaseNotFoundError, grpc.StatusCode.NOT_FOUND, "etcdserver: requested lease not found"),
     (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT, None),
+    (UnsupportedTxnError, grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: unsupported operations in txn request"),
     (UnsupportedError, grpc.StatusCode.UNIMPLEMENTED, None),
     (DatastoreUnavailableError, grpc.StatusCode.UNAVAILABLE, "etcdserver: unhealthy cluster"),
     (BridgeError, grpc.StatusCode.UNKNOWN, None),

@@ -29,6 +29,10 @@ class UnsupportedError(BridgeError, NotImplementedError):
     """A request shape the SQL log cannot serve with etcd's semantics (a multi-write Txn...)."""
 
 
+class UnsupportedTxnError(UnsupportedError):
+    """A Txn shape the log cannot make atomic; refused as kine refuses it (InvalidArgument)."""
+
+
 class LeaseNotFoundError(BridgeError, LookupError):
     """The lease does not exist (never granted, revoked or expired)."""
 
