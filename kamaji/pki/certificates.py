@@ -4,8 +4,9 @@ Every certificate is a pure function of (profile, subject, public key, issuer, S
 derived from that content, the validity comes from the injected ``now`` (microseconds dropped), ECDSA signatures
 are RFC 6979 deterministic and RSA PKCS #1 v1.5 signatures are deterministic by construction. Extensions are added
 in one fixed order (Go's): KeyUsage, ExtendedKeyUsage, BasicConstraints, SubjectKeyIdentifier (CAs),
-AuthorityKeyIdentifier (leaves), SubjectAlternativeName. Fixed extensions are DER-encoded once at import and passed
-as pre-encoded values, which gives byte-identical certificates at half the cost of re-encoding them per call.
+AuthorityKeyIdentifier (leaves), SubjectAlternativeName. The certificate is assembled from DER parts (the fixed
+extensions encoded once, at import) and signed with ``key.sign``: byte for byte what ``CertificateBuilder`` makes
+(``build_certificate_with_builder``), without converting Python objects to ASN.1 on every call.
 """
 
 from __future__ import annotations
