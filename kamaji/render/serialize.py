@@ -76,14 +76,17 @@ def _node(dumper: Any, data: Any) -> yaml.Node:
     return node
 
 
-def dump_yaml_all(documents: Iterable[Any]) -> bytes:
-    """Every document, each introduced by ``---``, as canonical YAML bytes."""
+def dump_yaml_all(documents: Iterable[Any], *, explicit_start: bool = True) -> bytes:
+    """Every document, each introduced by ``---``, as canonical YAML bytes.
+
+    ``explicit_start=False`` writes what ``kamaji.pki.serialize.dump_yaml`` writes (kubeconfig files), faster.
+    """
     text = yaml.dump_all(
         list(documents),
         Dumper=_Dumper,
         sort_keys=True,
         default_flow_style=False,
-        explicit_start=True,
+        explicit_start=explicit_start,
         allow_unicode=True,
         width=1 << 30,
         line_break="\n",

@@ -17,6 +17,8 @@ def _module() -> object:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["render_bench"] = module  # process-pool workers unpickle functions by module name
+    if str(BENCH.parent) not in sys.path:
+        sys.path.append(str(BENCH.parent))  # ...and a spawned worker imports it from there
     spec.loader.exec_module(module)
     return module
 

@@ -95,3 +95,15 @@ def test_shared_sub_objects_are_written_out_not_aliased() -> None:
     out = dump_yaml({"a": [shared, shared]})
     assert b"&" not in out and b"*" not in out
     assert out == b"---\na:\n- name: x\n- name: x\n"
+
+
+def test_kubeconfigs_are_written_exactly_as_the_pki_writes_them() -> None:
+    from _inputs import bundle_for, doc, tcp_of
+
+    from kamaji import pki
+    from kamaji.render.management import kubeconfig_bytes
+
+    bundle = bundle_for(pki.request_from_tcp(tcp_of(doc(addons={"konnectivity": {}}))))
+    assert len(bundle.kubeconfigs) == 7
+    for kubeconfig in bundle.kubeconfigs.values():
+        assert kubeconfig_bytes(kubeconfig) == kubeconfig.to_yaml()
