@@ -13,7 +13,8 @@ def request_from_tcp(tcp: TenantControlPlane, *, address: str | None = None) -> 
     """The PKI inputs of ``tcp`` (defaulted here; defaulting is idempotent), validated.
 
     ``address`` is the management-side address Kamaji assigns at reconcile when ``spec.networkProfile.address``
-    is empty (the Service's ClusterIP or load-balancer IP); without either, ``MissingInputError``.
+    is empty (the Service's ClusterIP or load-balancer IP); without it, the host of
+    ``status.controlPlaneEndpoint`` is used; without any of them, ``MissingInputError``.
     The ingress or gateway hostname (gateway wins when both are set, as in Kamaji) becomes a SAN and the
     control-plane endpoint. The datastore user is ``status.storage.setup.user``, else ``spec.dataStoreUsername``,
     else the UID.
@@ -23,7 +24,7 @@ def request_from_tcp(tcp: TenantControlPlane, *, address: str | None = None) -> 
     net = spec.network_profile
     assert net is not None  # default() always fills it
     where = f"TenantControlPlane {meta.namespace}/{meta.name}"
-    chosen = address or net.address
+    chosen = address or net.address or _status_address(tcp)
     if not chosen:
         raise MissingInputError(
             f"{where}: spec.networkProfile.address is empty; pass the address the Service was given (address=...)"
@@ -60,3 +61,11 @@ def request_from_tcp(tcp: TenantControlPlane, *, address: str | None = None) -> 
         konnectivity=spec.addons is not None and spec.addons.konnectivity is not None,
     )
     return request.validate()
+
+
+def _status_address(tcp: TenantControlPlane) -> str | None:
+    endpoint = tcp.status.control_plane_endpoint if tcp.status is not None else None
+    if not endpoint:
+        return None
+    host = endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 or endpoint.startswith("[") else endpoint
+    return host.strip("[]") or None

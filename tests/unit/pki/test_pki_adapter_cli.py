@@ -75,6 +75,10 @@ def test_request_from_defaulted_minimal_tcp() -> None:
     assert isinstance(tcp, api.TenantControlPlane)
     with pytest.raises(MissingInputError, match=r"spec.networkProfile.address is empty; pass the address"):
         request_from_tcp(tcp)
+    with_status = dict(doc, status={"controlPlaneEndpoint": "10.0.0.42:6443"})
+    assert request_from_tcp(api.load(with_status)).address == "10.0.0.42"  # type: ignore[arg-type]
+    with_status = dict(doc, status={"controlPlaneEndpoint": "[fd00::42]:6443"})
+    assert request_from_tcp(api.load(with_status)).address == "fd00::42"  # type: ignore[arg-type]
     request = request_from_tcp(tcp, address="10.0.0.9")
     assert request.service_cidrs == ("10.96.0.0/16",)
     assert (request.port, request.cluster_domain, request.konnectivity, request.hostname) == (
