@@ -69,14 +69,20 @@ def _parse_duration(value: str) -> timedelta:
         ) from None
 
 
-def _tenant_request(path: str, address: str | None) -> PKIRequest:
+def _tenant_request(path: str, address: str | None, name: str | None = None) -> PKIRequest:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise KamajiError(f"{path}: cannot read: {exc.strerror or exc}") from None
     tenants = [o for o in api.load_yaml(text) if isinstance(o, api.TenantControlPlane)]
+    if name is not None:
+        tenants = [t for t in tenants if t.metadata.name == name]
+        if len(tenants) != 1:
+            raise KamajiError(f"{path}: expected one TenantControlPlane named {name!r}, found {len(tenants)}")
     if len(tenants) != 1:
-        raise KamajiError(f"{path}: expected exactly one TenantControlPlane, found {len(tenants)}")
+        raise KamajiError(
+            f"{path}: expected exactly one TenantControlPlane, found {len(tenants)} (pick one with --name)"
+        )
     return request_from_tcp(tenants[0], address=address)
 
 
@@ -201,7 +207,7 @@ def issue_to_directory(
 
 
 def _issue(args: argparse.Namespace) -> int:
-    request = _tenant_request(args.tenant, args.address)
+    request = _tenant_request(args.tenant, args.address, args.name)
     seed = _read_bytes(args.seed_file, "--seed-file")
     now = _parse_now(args.now)
     changed, plan = issue_to_directory(
@@ -302,7 +308,7 @@ def check(directory: Path, *, now: datetime, threshold: timedelta, request: PKIR
 
 
 def _check(args: argparse.Namespace) -> int:
-    request = _tenant_request(args.tenant, args.address) if args.tenant else None
+    request = _tenant_request(args.tenant, args.address, args.name) if args.tenant else None
     sys.stdout.write(
         check(
             Path(args.directory), now=_parse_now(args.now), threshold=_parse_duration(args.threshold), request=request
@@ -326,6 +332,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     i.add_argument("--seed-file", required=True, help="the tenant's secret seed (at least 32 bytes)")
     i.add_argument("--now", help="issue time, RFC 3339 (default: the current time)")
     i.add_argument("--out", required=True, help="output directory (kubeadm layout: pki/*.crt, admin.conf, ...)")
+    i.add_argument("--name", help="the TenantControlPlane to use when the file holds several")
     i.add_argument("--address", help="the management address when spec.networkProfile.address is empty")
     i.add_argument("--algorithm", choices=[a.value for a in Algorithm], default=Algorithm.ECDSA_P256.value)
     for name in ("ca", "front-proxy-ca", "datastore-ca"):
@@ -336,6 +343,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="print every certificate's subject, expiry and what rotation would reissue")
     c.add_argument("directory", metavar="DIR")
     c.add_argument("--tenant", metavar="TENANT.yaml", help="plan against this tenant instead of the issued one")
+    c.add_argument("--name", help="the TenantControlPlane to use when the file holds several")
     c.add_argument("--address", help="the management address when spec.networkProfile.address is empty")
     c.add_argument("--now", help="check time, RFC 3339 (default: the current time)")
     c.add_argument("--threshold", default="24h", help="reissue what expires within this (default 24h)")

@@ -277,3 +277,21 @@ def test_issue_with_your_own_ca_and_datastore_ca(
     )
     assert main(["issue", str(tenant_file), "--seed-file", str(seed_file), "--out", str(out), "--ca-cert", "x"]) == 1
     assert capsys.readouterr().err == "kamaji: --ca-cert and --ca-key go together\n"
+
+
+def test_pick_a_tenant_from_a_multi_document_file(
+    seed_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    second = yaml.safe_load(yaml.safe_dump(TENANT))
+    second["metadata"]["name"] = "tenant-two"
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump_all([TENANT, second]))
+    out = tmp_path / "out"
+    base = ["issue", str(path), "--seed-file", str(seed_file), "--out", str(out), "--now", "2026-11-24T12:30:15Z"]
+    assert main(base) == 1
+    assert capsys.readouterr().err.endswith("expected exactly one TenantControlPlane, found 2 (pick one with --name)\n")
+    assert main([*base, "--name", "tenant-two"]) == 0
+    capsys.readouterr()
+    assert b"tenant-two" in (out / "admin.conf").read_bytes()
+    assert main([*base, "--name", "absent"]) == 1
+    assert "expected one TenantControlPlane named 'absent', found 0" in capsys.readouterr().err
