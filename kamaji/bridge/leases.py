@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 #: etcd's maximum lease TTL (9,000,000,000 s); and its minimum: a lease never lives less than this
 MAX_TTL = 9_000_000_000
 MIN_TTL = 1
+#: kine's ``lease`` column is a 32-bit INTEGER on PostgreSQL and MySQL: lease IDs stay below 2**31
+MAX_ID = 2**31 - 1
 
 
 def wall_clock_ms() -> int:
@@ -69,11 +71,11 @@ class Leases:
         ttl = max(ttl, MIN_TTL)
         with self._lock:
             if lease_id == 0:
-                lease_id = (self.clock() << 16) & ((1 << 62) - 1)
+                lease_id = 1 + (self.clock() * 7919) % (MAX_ID - 1)
                 while self._one(self.log.dialect.lease_get_sql, [lease_id]):
-                    lease_id += 1
-            elif lease_id < 0:
-                raise InvalidRequestError("etcdserver: lease ID must be positive")
+                    lease_id = 1 + lease_id % (MAX_ID - 1)
+            elif not 0 < lease_id <= MAX_ID:
+                raise InvalidRequestError(f"etcdserver: lease ID must be in 1..{MAX_ID} (kine's lease column)")
             elif self._one(self.log.dialect.lease_get_sql, [lease_id]):
                 raise InvalidRequestError("etcdserver: lease already exists")
             lease = Lease(lease_id, ttl, self.clock() + ttl * 1000)
