@@ -37,7 +37,8 @@ class Step:
 
 @runtime_checkable
 class DatastoreDriver(Protocol):
-    """What the registry hands out: constructed with a ``ResolvedDataStore``; connects lazily."""
+    """What the registry hands out: constructed with a ``ResolvedDataStore``; connects lazily; a context manager
+    that closes its connections. One instance holds one admin connection: use it from one thread at a time."""
 
     name: ClassVar[str]
     api_version: ClassVar[int]
@@ -71,6 +72,12 @@ class DatastoreDriver(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
 
 
 class BaseDriver:

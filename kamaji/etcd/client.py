@@ -4,7 +4,8 @@ Built on ``kamaji.etcd._pb`` (compiled from ``kamaji/etcd/proto`` by ``python -m
 ``etcd3`` package, which cannot import with current protobuf. gRPC errors become kamaji's datastore errors, the gRPC
 error chained: UNAVAILABLE and DEADLINE_EXCEEDED are ``DatastoreUnavailableError`` (retryable), PERMISSION_DENIED,
 UNAUTHENTICATED and an anonymous request on an auth-enabled cluster are ``DatastoreAuthError``, "already exists" is
-``DatastoreConflictError``. Lookups of users and roles that do not exist return ``None`` instead of raising.
+``DatastoreConflictError``, UNIMPLEMENTED (an RPC the server is too old for) is ``UnsupportedOperationError``.
+Lookups of users and roles that do not exist return ``None`` instead of raising.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from typing import Any, TypeVar
 
 import grpc
 
-from kamaji.errors import DatastoreAuthError, DatastoreConflictError, DatastoreError, DatastoreUnavailableError
+from kamaji.errors import (
+    DatastoreAuthError,
+    DatastoreConflictError,
+    DatastoreError,
+    DatastoreUnavailableError,
+    UnsupportedOperationError,
+)
 from kamaji.etcd._pb import auth_pb2, kv_pb2, rpc_pb2, rpc_pb2_grpc
 
 T = TypeVar("T")
@@ -240,7 +247,7 @@ class EtcdClient:
     # ---- auth
 
     def auth_enabled(self) -> bool:
-        """Whether auth is enabled (AuthStatus, etcd ≥ 3.5)."""
+        """Whether auth is enabled (AuthStatus: etcd ≥ 3.5; UnsupportedOperationError before)."""
         enabled: bool = self._auth("AuthStatus", rpc_pb2.AuthStatusRequest()).enabled
         return enabled
 
@@ -327,6 +334,8 @@ def _translate(exc: grpc.RpcError, method: str) -> DatastoreError:
     message = f"etcd {method}: {details or code}"
     if code in _UNAVAILABLE:
         return DatastoreUnavailableError(message)
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return UnsupportedOperationError(message)
     if code in _DENIED or "user name is empty" in details or "permission denied" in details:
         return DatastoreAuthError(message)
     if "already exists" in details:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kamaji.datastore import EtcdConnection, ResolvedDataStore, TenantStorage, get_driver, open_driver
-from kamaji.errors import DatastoreAuthError, ValidationError
+from kamaji.errors import DatastoreAuthError, UnsupportedOperationError, ValidationError
 from kamaji.etcd import EtcdClient
 from kamaji.etcd.client import PermissionType
 from kamaji.testing.conformance import DriverConformance, TenantAccess, TenantSession
@@ -229,7 +230,7 @@ def test_names_are_validated_up_front(driver: EtcdDriver) -> None:
     assert not driver.check(ok).exists
 
 
-def test_auth_bootstrap_on_a_fresh_cluster_keeps_the_admin_in(tmp_path: Any) -> None:
+def test_auth_bootstrap_on_a_fresh_cluster_keeps_the_admin_in(tmp_path: Path) -> None:
     with EtcdServer(tmp_path, tls=True, name="fresh") as server, open_driver(resolved(server)) as d:
         assert isinstance(d, EtcdDriver)
         assert d.admin().auth_enabled() is False
@@ -281,3 +282,21 @@ def test_adversarial_names(driver: EtcdDriver, schema: str, user: str) -> None:
     finally:
         driver.teardown(tenant)
     assert not driver.check(tenant).exists
+
+
+def test_debian_etcd_3_4_without_auth_status(tmp_path: Path) -> None:
+    """etcd 3.4 has no AuthStatus RPC: the driver enables auth anyway (AuthEnable is idempotent) and works."""
+    debian = EtcdServer(tmp_path, binary=Path("/usr/bin/etcd"), etcdctl_binary=Path("/usr/bin/etcdctl"), tls=True)
+    with debian as server, open_driver(resolved(server)) as d:
+        assert server.version()["etcdserver"].startswith("3.4.")
+        assert isinstance(d, EtcdDriver)
+        with pytest.raises(UnsupportedOperationError):
+            d.admin().auth_enabled()
+        tenant = new_tenant("debian")
+        d.provision(tenant)
+        d.provision(tenant)
+        assert d.check(tenant).ready
+        with client_as(server, "intruder") as c, pytest.raises(DatastoreAuthError):
+            c.get(tenant_prefix(tenant.schema) + b"x")
+        d.teardown(tenant)
+        assert not d.check(tenant).exists

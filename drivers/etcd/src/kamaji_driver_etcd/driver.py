@@ -35,7 +35,7 @@ from kamaji.datastore import (
     TenantStorage,
     split_endpoint,
 )
-from kamaji.errors import CertificateError, DatastoreAuthError, DatastoreError
+from kamaji.errors import CertificateError, DatastoreAuthError, DatastoreError, UnsupportedOperationError
 from kamaji.etcd import EtcdClient, Permission, prefix_range_end
 from kamaji.etcd.client import PermissionType
 
@@ -164,8 +164,11 @@ class EtcdDriver(BaseDriver):
 
     def _auth(self) -> None:
         c = self.admin()
-        if c.auth_enabled():
-            return
+        try:
+            if c.auth_enabled():
+                return
+        except UnsupportedOperationError:  # etcd 3.4 has no AuthStatus; AuthEnable is idempotent, so go on
+            pass
         admin = self.admin_name()
         if c.role_get(ROOT) is None:
             c.role_add(ROOT)
