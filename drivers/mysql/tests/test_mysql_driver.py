@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import ssl
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 from kamaji.datastore import KineConnection, ResolvedDataStore, TenantStorage, get_driver, open_driver
 from kamaji.errors import DatastoreAuthError, ValidationError
+from kamaji.testing.certs import TestCA
 from kamaji.testing.conformance import DriverConformance, TenantAccess, TenantSession
 from kamaji.testing.mariadb import MariaDBServer
 from kamaji_driver_mysql import MySQLDriver, grant_pattern, quote_identifier
@@ -303,3 +306,43 @@ def test_adversarial_names(
         driver.teardown(tenant)
     assert not driver.check(tenant).exists
     assert mariadb_server.sql("SELECT x FROM canary.t").strip() == "42"
+
+
+def test_tls_context_verifies_the_server_against_the_datastore_ca(tmp_path: Path) -> None:
+    """The admin's TLS context (no MariaDB TLS server in the fixtures yet: built and checked, not dialled)."""
+    ca = TestCA(tmp_path, common_name="kamaji-test-mysql-ca")
+    client = ca.issue("client", "root", client=True)
+    ds = ResolvedDataStore(
+        name="tls",
+        driver="mysql",
+        endpoints=("db.example:3306",),
+        username="root",
+        password="x",
+        ca_certificate=ca.cert.read_bytes(),
+        client_certificate=client.cert.read_bytes(),
+        client_private_key=client.key.read_bytes(),
+    )
+    with open_driver(ds) as d:
+        assert isinstance(d, MySQLDriver)
+        context = d.ssl_context()
+        assert context is not None
+        assert context.verify_mode == ssl.CERT_REQUIRED
+        assert context.check_hostname is True
+        assert [c["subject"] for c in context.get_ca_certs()] == [((("commonName", "kamaji-test-mysql-ca"),),)]
+        assert d._tls is not None
+        assert d._tls.key is not None
+        key_file = Path(d._tls.key)
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert key_file.read_bytes() == client.key.read_bytes()
+        conn = d.connection(TenantStorage("db", "user", "p4ssw0rd-abc"))
+        assert conn.kine_args()[:3] == (
+            "--ca-file=/certs/ca.crt",
+            "--cert-file=/certs/server.crt",
+            "--key-file=/certs/server.key",
+        )
+    assert not key_file.exists()  # close() removed the private key's temporary copy
+    assert open_driver(resolved_plain()).ssl_context() is None  # type: ignore[attr-defined]
+
+
+def resolved_plain() -> ResolvedDataStore:
+    return ResolvedDataStore(name="plain", driver="mysql", endpoints=("db.example",), username="root", password="x")
