@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from kamaji.bridge.log import SQLLog
 from kamaji.bridge.sqlite import DIALECT
@@ -88,15 +89,24 @@ class Model:
 
 
 class LogMachine(RuleBasedStateMachine):
+    """Runs on a fresh SQLite file; ``conformance(make_log)`` runs it on any database."""
+
+    make_log: Callable[[], SQLLog] | None = None
+
     def __init__(self) -> None:
         super().__init__()
-        self.dir = tempfile.mkdtemp(prefix="kamaji-bridge-model-")
-        self.log = SQLLog(DIALECT, f"sqlite://{self.dir}/state.db", min_retain=0, compact_batch=3).start()
+        self.dir = ""
+        if self.make_log is None:
+            self.dir = tempfile.mkdtemp(prefix="kamaji-bridge-model-")
+            self.log = SQLLog(DIALECT, f"sqlite://{self.dir}/state.db", min_retain=0, compact_batch=3).start()
+        else:
+            self.log = self.make_log()
         self.model = Model()
 
     def teardown(self) -> None:
         self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     @rule(key=keys, value=values)
     def put(self, key: bytes, value: bytes) -> None:
@@ -239,7 +249,14 @@ class LogMachine(RuleBasedStateMachine):
         assert self.log.revisions() == (self.model.rev, self.model.compacted)
 
 
-LogMachine.TestCase.settings = settings(
+SETTINGS = settings(
     max_examples=100, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+LogMachine.TestCase.settings = SETTINGS
 TestLogModel = LogMachine.TestCase
+
+
+def conformance(make_log: Callable[[], SQLLog], max_examples: int) -> None:
+    """The same state machine on another database: ``make_log`` returns a started log on an empty table."""
+    machine = type("DialectMachine", (LogMachine,), {"make_log": staticmethod(make_log)})
+    run_state_machine_as_test(machine, settings=settings(SETTINGS, max_examples=max_examples))
