@@ -1,0 +1,211 @@
+"""Benchmark: the kamaji bridge vs real kine vs etcd, same run, same PostgreSQL, an apiserver-shaped workload.
+
+    python benchmarks/bridge_bench.py                                  # 8 workers x 300 iterations per target
+    python benchmarks/bridge_bench.py --workers 8 --iterations 300 --append-to docs/benchmarks.md
+
+Every target is started here on loopback: a PostgreSQL 15 (one database per SQL target), the kamaji bridge
+(``python -m kamaji.bridge`` on PostgreSQL), kine (built from Go modules, on PostgreSQL) and etcd (built, its own WAL
+on disk). The client is the same for all three: kamaji's own etcd v3 stubs (``kamaji.etcd._pb``) over gRPC.
+
+Each worker thread, per iteration, does what kube-apiserver does for one object: a create (Txn: mod_revision = 0
+then put, else get), an update (Txn: mod_revision = seen then put, else get), a get, and every 10th iteration a
+list of its prefix (limit 100, as a paginated list). One watcher on the whole prefix records when each write's event
+arrives; watch latency is from the moment the client *sent* the write to the moment the watcher got the event (so it
+includes the write itself). Throughput is completed requests per second of wall time across all workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import platform
+import queue
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import grpc
+
+from kamaji.etcd._pb import rpc_pb2, rpc_pb2_grpc
+
+C = rpc_pb2.Compare
+
+
+@attrs.frozen
+class Result:
+    target: str
+    requests: int
+    seconds: float
+    latencies_ms: tuple[float, ...]
+    missed: int
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def _txn(kv: rpc_pb2_grpc.KVStub, key: bytes, mod: int, value: bytes) -> rpc_pb2.TxnResponse:
+    response: rpc_pb2.TxnResponse = kv.Txn(
+        rpc_pb2.TxnRequest(
+            compare=[C(key=key, target=C.MOD, result=C.EQUAL, mod_revision=mod)],
+            success=[rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=key, value=value))],
+            failure=[rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=key))],
+        ),
+        timeout=30,
+    )
+    return response
+
+
+class Watcher:
+    def __init__(self, channel: grpc.Channel, prefix: bytes) -> None:
+        self.received: dict[bytes, float] = {}
+        self._requests: queue.Queue[rpc_pb2.WatchRequest | None] = queue.Queue()
+        self._created = threading.Event()
+        self._stub = rpc_pb2_grpc.WatchStub(channel)
+        end = prefix[:-1] + bytes([prefix[-1] + 1])
+        self._requests.put(rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=prefix, range_end=end)))
+        self._call = self._stub.Watch(self._iter())
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        if not self._created.wait(30):
+            raise RuntimeError("the watch was not created within 30 s")
+
+    def _iter(self) -> Iterator[rpc_pb2.WatchRequest]:
+        while True:
+            r = self._requests.get()
+            if r is None:
+                return
+            yield r
+
+    def _read(self) -> None:
+        with contextlib.suppress(grpc.RpcError):
+            for response in self._call:
+                if response.created:
+                    self._created.set()
+                now = time.perf_counter()
+                for event in response.events:
+                    self.received[event.kv.value] = now
+
+    def close(self) -> None:
+        self._requests.put(None)
+        self._call.cancel()
+
+
+def run_target(name: str, endpoint: str, workers: int, iterations: int) -> Result:
+    target = endpoint.removeprefix("http://")
+    channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 << 20)])
+    grpc.channel_ready_future(channel).result(timeout=30)
+    prefix = f"/registry/bench/{name}/".encode()
+    watcher = Watcher(channel, prefix)
+    sent: dict[bytes, float] = {}
+    counts = [0] * workers
+    errors: list[BaseException] = []
+
+    def work(w: int) -> None:
+        kv = rpc_pb2_grpc.KVStub(channel)
+        base = prefix + f"w{w}/".encode()
+        try:
+            for i in range(iterations):
+                key = base + f"k{i:06d}".encode()
+                v1, v2 = f"{name}-{w}-{i}-c".encode(), f"{name}-{w}-{i}-u".encode()
+                sent[v1] = time.perf_counter()
+                created = _txn(kv, key, 0, v1)
+                sent[v2] = time.perf_counter()
+                _txn(kv, key, created.header.revision, v2)
+                kv.Range(rpc_pb2.RangeRequest(key=key), timeout=30)
+                counts[w] += 3
+                if i % 10 == 9:
+                    end = base[:-1] + bytes([base[-1] + 1])
+                    kv.Range(rpc_pb2.RangeRequest(key=base, range_end=end, limit=100), timeout=30)
+                    counts[w] += 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - start
+    deadline = time.monotonic() + 30
+    while len(watcher.received) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting (bounded) for the last events, not synchronising
+    watcher.close()
+    channel.close()
+    if errors:
+        raise RuntimeError(f"{name}: a worker failed: {errors[0]!r}") from errors[0]
+    latencies = tuple((watcher.received[v] - t0) * 1000 for v, t0 in sent.items() if v in watcher.received)
+    return Result(name, sum(counts), seconds, latencies, len(sent) - len(latencies))
+
+
+def table(results: list[Result]) -> str:
+    kine = next((r for r in results if r.target == "kine"), None)
+    lines = [
+        "| target | requests | seconds | requests/s | vs kine | watch p50 (ms) | watch p99 (ms) | events missed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        ratio = f"{r.throughput / kine.throughput:.2f}x" if kine is not None else "-"
+        lines.append(
+            f"| {r.target} | {r.requests} | {r.seconds:.2f} | {r.throughput:.0f} | {ratio} | "
+            f"{r.percentile(50):.1f} | {r.percentile(99):.1f} | {r.missed} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from kamaji.testing.bridge import BridgeProcess
+    from kamaji.testing.etcd import EtcdServer
+    from kamaji.testing.kine import KineServer
+    from kamaji.testing.postgres import PostgresServer
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--iterations", type=int, default=300, help="per worker")
+    p.add_argument("--targets", default="bridge,kine,etcd")
+    p.add_argument("--append-to", type=Path, help="append the results as a section to this Markdown file")
+    args = p.parse_args(argv)
+    targets = args.targets.split(",")
+    results: list[Result] = []
+    with PostgresServer() as pg:
+        for name in targets:
+            if name == "bridge":
+                server: BridgeProcess | KineServer | EtcdServer = BridgeProcess(pg.kine_endpoint("bench_bridge"))
+            elif name == "kine":
+                server = KineServer(pg.kine_endpoint("bench_kine"))
+            elif name == "etcd":
+                server = EtcdServer()
+            else:
+                raise SystemExit(f"unknown target {name!r}")
+            with server:
+                results.append(run_target(name, server.endpoint, args.workers, args.iterations))
+            print(f"{name}: {results[-1].throughput:.0f} requests/s", file=sys.stderr)
+    text = table(results)
+    print(text)
+    if args.append_to is not None:
+        command = f"python benchmarks/bridge_bench.py --workers {args.workers} --iterations {args.iterations}"
+        section = (
+            f"\n## Bridge: kamaji bridge vs kine vs etcd (PostgreSQL 15)\n\n"
+            f"{args.workers} client threads x {args.iterations} iterations (create, update, get; a list of 100 every "
+            f"10th) per target, one watcher on the prefix; watch latency from sending the write to receiving its "
+            f"event. Same run, same PostgreSQL, loopback; {platform.python_implementation()} "
+            f"{platform.python_version()} on {platform.machine()}.\n\n{text}\n\n"
+            f"Reproduce: `{command} --append-to docs/benchmarks.md`\n"
+        )
+        with args.append_to.open("a", encoding="utf-8") as f:
+            f.write(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
