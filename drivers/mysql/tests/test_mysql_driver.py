@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kamaji.datastore import KineConnection, ResolvedDataStore, TenantStorage, get_driver, open_driver
-from kamaji.errors import DatastoreAuthError, ValidationError
+from kamaji.errors import DatastoreAuthError, DatastoreError, ValidationError
 from kamaji.testing.certs import TestCA
 from kamaji.testing.conformance import DriverConformance, TenantAccess, TenantSession
 from kamaji.testing.mariadb import MariaDBServer
@@ -346,3 +346,16 @@ def test_tls_context_verifies_the_server_against_the_datastore_ca(tmp_path: Path
 
 def resolved_plain() -> ResolvedDataStore:
     return ResolvedDataStore(name="plain", driver="mysql", endpoints=("db.example",), username="root", password="x")
+
+
+def test_passwords_are_scrubbed_from_server_errors_and_their_cause(driver: MySQLDriver) -> None:
+    secret = "p4ss-" + secrets.token_hex(8)
+    statement = "SELECT FROM %s"  # a syntax error echoes the statement near the fault
+    with pytest.raises(DatastoreError) as plain:
+        driver._execute(statement, (secret,), what="echo")
+    assert secret in str(plain.value)  # without hiding, the server's text does carry it: the test can fail
+    with pytest.raises(DatastoreError) as hidden:
+        driver._execute(statement, (secret,), what="echo", hide=(secret,))
+    assert secret not in str(hidden.value)
+    assert secret not in str(hidden.value.__cause__)
+    assert "near 'FROM '***'' at line 1" in str(hidden.value)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from kamaji.datastore import KineConnection, ResolvedDataStore, TenantStorage, get_driver, open_driver
-from kamaji.errors import DatastoreAuthError, ValidationError
+from kamaji.errors import DatastoreAuthError, DatastoreError, ValidationError
 from kamaji.testing.conformance import DriverConformance, TenantAccess, TenantSession
 from kamaji.testing.postgres import PostgresServer
 from kamaji_driver_postgresql import PostgreSQLDriver
@@ -315,3 +315,16 @@ def test_adversarial_names(
         driver.teardown(tenant)
     assert not driver.check(tenant).exists
     assert postgres_server.psql("SELECT x FROM canary").strip() == "42"
+
+
+def test_passwords_are_scrubbed_from_server_errors_and_their_cause(driver: PostgreSQLDriver) -> None:
+    secret = "p4ss-" + secrets.token_hex(8)
+    statement = sql.SQL("SELECT {} +").format(sql.Literal(secret))  # a syntax error echoes the statement
+    with pytest.raises(DatastoreError) as plain:
+        driver._execute(statement, what="echo")
+    assert secret in str(plain.value)  # without hiding, the server's text does carry it: the test can fail
+    with pytest.raises(DatastoreError) as hidden:
+        driver._execute(statement, what="echo", hide=(secret,))
+    assert secret not in str(hidden.value)
+    assert secret not in str(hidden.value.__cause__)
+    assert "LINE 1: SELECT '***' +" in str(hidden.value)

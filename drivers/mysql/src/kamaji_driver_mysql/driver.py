@@ -89,11 +89,30 @@ def _db_pattern_value(database: str) -> str:
     return database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
 
 
+def scrub(exc: BaseException, hide: tuple[str | None, ...]) -> None:
+    """Replace every secret in ``hide`` by ``***`` in the error's args, so neither our message nor the chained
+    native error (a syntax error echoes the statement) carries a password."""
+    secrets = [s for s in hide if s]
+    if not secrets:
+        return
+    args = []
+    for arg in exc.args:
+        if isinstance(arg, str):
+            for s in secrets:
+                arg = arg.replace(s, "***")
+        args.append(arg)
+    exc.args = tuple(args)
+
+
 @contextlib.contextmanager
-def map_errors(what: str) -> Iterator[None]:
+def map_errors(what: str, hide: tuple[str | None, ...] = ()) -> Iterator[None]:
     """PyMySQL errors → kamaji datastore errors, chained; the server's text never holds a password."""
     try:
-        yield
+        try:
+            yield
+        except Exception as exc:
+            scrub(exc, hide)
+            raise
     except pymysql.err.OperationalError as exc:
         code = exc.args[0] if exc.args else None
         if code in _AUTH_CODES:
@@ -189,10 +208,18 @@ class MySQLDriver(BaseDriver):
             self._tls.cleanup()
             self._tls = None
 
-    def _execute(self, statement: str, params: tuple[Any, ...] | None = None, *, what: str) -> tuple[Any, ...]:
-        """Run one statement as the admin; ``params`` are escaped client-side (account names, passwords)."""
+    def _execute(
+        self,
+        statement: str,
+        params: tuple[Any, ...] | None = None,
+        *,
+        what: str,
+        hide: tuple[str | None, ...] = (),
+    ) -> tuple[Any, ...]:
+        """Run one statement as the admin; ``params`` are escaped client-side (account names, passwords);
+        ``hide`` (passwords in it) never reaches an error message."""
         try:
-            with map_errors(what), self.admin().cursor() as cur:
+            with map_errors(what, (*hide, self.datastore.password)), self.admin().cursor() as cur:
                 cur.execute(statement, params)
                 rows: tuple[Any, ...] = cur.fetchall()
                 return rows
@@ -235,8 +262,10 @@ class MySQLDriver(BaseDriver):
     def _user(self, tenant: TenantStorage) -> None:
         account = (tenant.username, HOST)
         if not self.user_exists(tenant.username):
-            self._execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (*account, tenant.password), what="user")
-        self._execute("ALTER USER %s@%s IDENTIFIED BY %s ACCOUNT UNLOCK", (*account, tenant.password), what="user")
+            stmt = "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s"
+            self._execute(stmt, (*account, tenant.password), what="create user", hide=(tenant.password,))
+        stmt = "ALTER USER %s@%s IDENTIFIED BY %s ACCOUNT UNLOCK"
+        self._execute(stmt, (*account, tenant.password), what="update user", hide=(tenant.password,))
 
     def _grants(self, tenant: TenantStorage) -> None:
         # no %-parameters in a statement holding an identifier: a '%' in the name would be taken for one
@@ -312,7 +341,8 @@ class MySQLDriver(BaseDriver):
     def rotate(self, tenant: TenantStorage) -> None:
         """Set the user's password to ``tenant.password``; open sessions stay."""
         self.validate(tenant)
-        self._execute("ALTER USER %s@%s IDENTIFIED BY %s", (tenant.username, HOST, tenant.password), what="rotate")
+        stmt = "ALTER USER %s@%s IDENTIFIED BY %s"
+        self._execute(stmt, (tenant.username, HOST, tenant.password), what="rotate", hide=(tenant.password,))
 
     def connection(self, tenant: TenantStorage) -> KineConnection:
         """kine's ``--endpoint``: ``mysql://user:password@tcp(host:port)/database`` (go-sql-driver's DSN, the

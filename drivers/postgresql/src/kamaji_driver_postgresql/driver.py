@@ -57,11 +57,30 @@ DEFAULT_PORT = 5432
 ADMIN_DATABASE = "postgres"
 
 
+def scrub(exc: BaseException, hide: tuple[str | None, ...]) -> None:
+    """Replace every secret in ``hide`` by ``***`` in the error's args, so neither our message nor the chained
+    native error (a syntax error echoes the statement) carries a password."""
+    secrets = [s for s in hide if s]
+    if not secrets:
+        return
+    args = []
+    for arg in exc.args:
+        if isinstance(arg, str):
+            for s in secrets:
+                arg = arg.replace(s, "***")
+        args.append(arg)
+    exc.args = tuple(args)
+
+
 @contextlib.contextmanager
-def map_errors(what: str) -> Iterator[None]:
+def map_errors(what: str, hide: tuple[str | None, ...] = ()) -> Iterator[None]:
     """psycopg errors → kamaji datastore errors, chained; messages carry the server's text, never a password."""
     try:
-        yield
+        try:
+            yield
+        except Exception as exc:
+            scrub(exc, hide)
+            raise
     except psycopg.errors.InsufficientPrivilege as exc:
         raise DatastoreAuthError(f"postgresql {what}: {exc}") from exc
     except (psycopg.errors.DuplicateObject, psycopg.errors.DuplicateDatabase) as exc:
@@ -140,10 +159,16 @@ class PostgreSQLDriver(BaseDriver):
             self._tls = None
 
     def _execute(
-        self, statement: sql.SQL | sql.Composed, params: tuple[Any, ...] | None = None, *, what: str
+        self,
+        statement: sql.SQL | sql.Composed,
+        params: tuple[Any, ...] | None = None,
+        *,
+        what: str,
+        hide: tuple[str | None, ...] = (),
     ) -> list[tuple[Any, ...]]:
+        """Run one statement as the admin; ``hide`` (passwords in it) never reaches an error message."""
         # no params, no placeholder parsing: a '%' in a quoted name stays a '%'
-        with map_errors(what):
+        with map_errors(what, (*hide, self.datastore.password)):
             cur = self.admin().execute(statement, params)
             return cur.fetchall() if cur.description is not None else []
 
@@ -176,9 +201,11 @@ class PostgreSQLDriver(BaseDriver):
         role, password = sql.Identifier(tenant.username), sql.Literal(tenant.password)
         if not self.role_exists(tenant.username):
             with contextlib.suppress(DatastoreConflictError):  # a concurrent provisioner won the race
-                self._execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, password), what="create role")
+                stmt = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, password)
+                self._execute(stmt, what="create role", hide=(tenant.password,))
                 return
-        self._execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(role, password), what="update role")
+        stmt = sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(role, password)
+        self._execute(stmt, what="update role", hide=(tenant.password,))
 
     def _membership(self, tenant: TenantStorage) -> None:
         if not self._is_superuser():
@@ -272,7 +299,7 @@ class PostgreSQLDriver(BaseDriver):
         stmt = sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(
             sql.Identifier(tenant.username), sql.Literal(tenant.password)
         )
-        self._execute(stmt, what="rotate password")
+        self._execute(stmt, what="rotate password", hide=(tenant.password,))
 
     def connection(self, tenant: TenantStorage) -> KineConnection:
         """kine's ``--endpoint``: ``postgres://user:password@host:port/schema?sslmode=...`` (percent-encoded)."""
