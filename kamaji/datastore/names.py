@@ -71,8 +71,16 @@ def _name_problems(
     return problems
 
 
-def validate_tenant(tenant: TenantStorage, rules: NameRules, *, admin: str | None = None, driver: str = "") -> None:
-    """Raise ValidationError listing every problem with ``tenant``'s names (and password, when required)."""
+def validate_tenant(
+    tenant: TenantStorage,
+    rules: NameRules,
+    *,
+    admin: str | None = None,
+    driver: str = "",
+    password: bool = True,
+) -> None:
+    """Raise ValidationError listing every problem with ``tenant``'s names, and with its password when the rules
+    require one and ``password`` is true (teardown and check need only the names)."""
     users = rules.reserved_users | ({admin.lower()} if admin else set())
     errors: list[FieldError] = []
     for problem in _name_problems(
@@ -93,7 +101,7 @@ def validate_tenant(tenant: TenantStorage, rules: NameRules, *, admin: str | Non
         prefixes=rules.reserved_user_prefixes,
     ):
         errors.append(FieldError("spec.dataStoreUsername", problem, tenant.username))
-    if rules.password:
+    if rules.password and password:
         if tenant.password is None:
             errors.append(FieldError("password", "is required (the caller chooses it and keeps it stable)"))
         elif not PASSWORD_PATTERN.fullmatch(tenant.password):

@@ -43,8 +43,9 @@ class DatastoreDriver(Protocol):
     name: ClassVar[str]
     api_version: ClassVar[int]
 
-    def validate(self, tenant: TenantStorage) -> None:
-        """Raise ValidationError when the tenant's names (or password) cannot be used on this datastore. No I/O."""
+    def validate(self, tenant: TenantStorage, *, password: bool = True) -> None:
+        """Raise ValidationError when the tenant's names (or, with ``password``, its password) cannot be used on
+        this datastore. No I/O."""
         ...
 
     def provision_steps(self, tenant: TenantStorage) -> tuple[Step, ...]: ...
@@ -56,7 +57,7 @@ class DatastoreDriver(Protocol):
         ...
 
     def check(self, tenant: TenantStorage) -> TenantStatus:
-        """What of the tenant exists, and whether its credentials work."""
+        """What of the tenant exists, and whether its credentials work (``works`` is None when it cannot try)."""
         ...
 
     def teardown(self, tenant: TenantStorage, *, on_step: StepHook | None = None) -> None:
@@ -101,8 +102,8 @@ class BaseDriver:
         """The datastore admin's name, which no tenant may take."""
         return self.datastore.username
 
-    def validate(self, tenant: TenantStorage) -> None:
-        validate_tenant(tenant, self.rules, admin=self.admin_name(), driver=self.name)
+    def validate(self, tenant: TenantStorage, *, password: bool = True) -> None:
+        validate_tenant(tenant, self.rules, admin=self.admin_name(), driver=self.name, password=password)
 
     def provision_steps(self, tenant: TenantStorage) -> tuple[Step, ...]:
         raise UnsupportedOperationError(f"{self.name}: provision is not implemented")
@@ -121,7 +122,7 @@ class BaseDriver:
         self._run(self.provision_steps(tenant), on_step)
 
     def teardown(self, tenant: TenantStorage, *, on_step: StepHook | None = None) -> None:
-        self.validate(tenant)
+        self.validate(tenant, password=False)
         self._run(self.teardown_steps(tenant), on_step)
 
     def check(self, tenant: TenantStorage) -> TenantStatus:

@@ -359,3 +359,15 @@ def test_passwords_are_scrubbed_from_server_errors_and_their_cause(driver: MySQL
     assert secret not in str(hidden.value)
     assert secret not in str(hidden.value.__cause__)
     assert "near 'FROM '***'' at line 1" in str(hidden.value)
+
+
+def test_check_and_teardown_need_only_the_names(driver: Any) -> None:
+    tenant = new_tenant("names-only")
+    driver.provision(tenant)
+    names = TenantStorage(tenant.schema, tenant.username)
+    status = driver.check(names)
+    assert (status.database, status.user, status.grants, status.works) == (True, True, True, None)
+    driver.teardown(names)
+    assert not driver.check(names).exists
+    with pytest.raises(ValidationError, match="password: is required"):
+        driver.provision(names)

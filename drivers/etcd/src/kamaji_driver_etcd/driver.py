@@ -89,8 +89,8 @@ class EtcdDriver(BaseDriver):
         cert = self.datastore.client_certificate
         return _common_name(cert) if cert is not None else None
 
-    def validate(self, tenant: TenantStorage) -> None:
-        super().validate(tenant)
+    def validate(self, tenant: TenantStorage, *, password: bool = True) -> None:
+        super().validate(tenant, password=password)
         if SCHEMA_FORBIDDEN in tenant.schema:
             from kamaji.errors import FieldError, ValidationError
 

@@ -140,8 +140,8 @@ class MySQLDriver(BaseDriver):
         self._admin: pymysql.connections.Connection[Any] | None = None
         self._tls: TLSFiles | None = None
 
-    def validate(self, tenant: TenantStorage) -> None:
-        super().validate(tenant)
+    def validate(self, tenant: TenantStorage, *, password: bool = True) -> None:
+        super().validate(tenant, password=password)
         errors = []
         pattern = _db_pattern_value(tenant.schema)
         if len(tenant.schema) <= 64 < len(pattern):
@@ -320,12 +320,12 @@ class MySQLDriver(BaseDriver):
     # ---- check, rotate, connection
 
     def check(self, tenant: TenantStorage) -> TenantStatus:
-        self.validate(tenant)
+        self.validate(tenant, password=False)
         database = self.database_exists(tenant.schema)
         user = self.user_exists(tenant.username)
         grants = user and self.grants_exist(tenant)
         works: bool | None = None
-        if database and user:
+        if database and user and tenant.password is not None:
             try:
                 conn = self.connect(tenant.username, tenant.password, tenant.schema)
                 try:

@@ -273,7 +273,7 @@ class PostgreSQLDriver(BaseDriver):
     # ---- check, rotate, connection
 
     def check(self, tenant: TenantStorage) -> TenantStatus:
-        self.validate(tenant)
+        self.validate(tenant, password=False)
         database = self.database_exists(tenant.schema)
         user = bool(
             self._one("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (tenant.username,), what="look up role")
@@ -285,7 +285,7 @@ class PostgreSQLDriver(BaseDriver):
             )
             grants = owner == tenant.username and not self.public_can_connect(tenant.schema)
         works: bool | None = None
-        if database and user:
+        if database and user and tenant.password is not None:
             try:
                 with self.connect(tenant.username, tenant.password, tenant.schema) as conn:
                     works = conn.execute("SELECT current_user").fetchone() == (tenant.username,)
