@@ -105,8 +105,6 @@ def _check(tcp: TenantControlPlane, pki: PKIBundle, storage: StorageConnection) 
             f"{subject}: spec.dataStoreOverrides names {', '.join(missing)}; pass their endpoints in "
             "StorageConnection.overrides"
         )
-    if storage.driver == "etcd" and storage.tls is False and "datastore" not in pki.certificates:
-        pass  # reported precisely by the datastore-certificate builder
     errors = [
         FieldError("spec.dataStoreSchema", "does not match the storage connection's schema", storage.schema)
         for schema in (tcp.spec.data_store_schema,)

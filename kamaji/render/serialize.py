@@ -45,11 +45,13 @@ class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is not yaml.ScalarNode:
             return super().resolve(kind, value, implicit)
+        if len(value) > 64:  # long values (certificates, keys) are unique: memoizing them would only hold memory
+            return super().resolve(kind, value, implicit)
         key = (value, implicit)
         tag = _RESOLVED.get(key)
         if tag is None:
             tag = super().resolve(kind, value, implicit)
-            if len(_RESOLVED) < 65536:
+            if len(_RESOLVED) < 4096:
                 _RESOLVED[key] = tag
         return tag
 
