@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from kamaji import api, cli_certs
@@ -79,7 +80,22 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("crds", help="print the generated CustomResourceDefinitions")
     c.set_defaults(run=_crds)
     cli_certs.add_parser(sub)
+    _plugin_commands(sub)
     return p
+
+
+PLUGIN_GROUP = "kamaji.cli"
+"""Entry points of this group are ``add_parser(subparsers)`` functions: installed plugins add subcommands."""
+
+
+def _plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            add_parser = ep.load()
+        except Exception as exc:  # a broken plugin must not take the whole CLI down
+            print(f"kamaji: plugin command {ep.name!r} ({ep.value}) failed to load: {exc}", file=sys.stderr)
+            continue
+        add_parser(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
