@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         if f"{mode} floor" in result:
             ratio = result[f"{mode} issue"] / result[f"{mode} floor"]
             print(f"{mode}: issue / floor = {ratio:.2f}x")
-    flags = f"--tenants {args.tenants} --processes {args.processes}"
+    flags = f"--tenants {args.tenants} --processes {args.processes} --repeat {args.repeat}"
     command = f"python benchmarks/pki_bench.py {flags} --append-to docs/benchmarks.md"
     section = markdown(result, args.tenants, args.processes, args.repeat, command)
     if args.append_to:

@@ -30,5 +30,6 @@ def test_benchmark_script_runs_and_writes_its_section(tmp_path: Path) -> None:
     assert text.count("<!-- pki-bench:start -->") == 1
     assert text.count("| 1 core | issue |") == 1
     assert (
-        "Reproduce: `python benchmarks/pki_bench.py --tenants 20 --processes 2 --append-to docs/benchmarks.md`" in text
+        "Reproduce: `python benchmarks/pki_bench.py --tenants 20 --processes 2 --repeat 1 --append-to docs/benchmarks.md`"
+        in text
     )
