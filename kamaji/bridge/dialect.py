@@ -57,6 +57,9 @@ def _identity(key: str) -> str:
 
 
 COLUMNS = "kv.id, kv.name, kv.created, kv.deleted, kv.create_revision, kv.prev_revision, kv.lease"
+#: kine's CUR and CMP: the current revision and the compacted one (compact_rev_key's prev_revision)
+CUR = "(SELECT MAX(cur.id) FROM kine AS cur)"
+CMP = "(SELECT MAX(cmp.prev_revision) FROM kine AS cmp WHERE cmp.name = 'compact_rev_key')"
 
 
 @attrs.frozen
@@ -86,29 +89,28 @@ class Dialect:
     #: how to begin a transaction (SQLite: BEGIN IMMEDIATE)
     begin: str = "BEGIN"
 
-    current_sql: str = (
-        "SELECT (SELECT MAX(id) FROM kine), (SELECT MAX(prev_revision) FROM kine WHERE name = 'compact_rev_key')"
-    )
+    current_sql: str = f"SELECT {CUR}, {CMP}"
+    #: (current, compacted, row columns...): one row even when the key has no row (the LEFT JOIN gives NULLs)
     get_latest_sql: str = (
-        f"SELECT {COLUMNS}, kv.value FROM kine AS kv "
-        "WHERE kv.id = (SELECT MAX(mkv.id) FROM kine AS mkv WHERE mkv.name = ? AND mkv.id <= ?)"
+        f"SELECT {CUR}, {CMP}, {COLUMNS}, kv.value FROM (SELECT 1 AS one) AS o LEFT JOIN kine AS kv "
+        "ON kv.id = (SELECT MAX(mkv.id) FROM kine AS mkv WHERE mkv.name = ? AND mkv.id <= ?)"
     )
     list_sql: str = (
-        f"SELECT {COLUMNS}, kv.value FROM kine AS kv "
+        f"SELECT {CUR}, {CMP}, {COLUMNS}, kv.value FROM kine AS kv "
         "INNER JOIN (SELECT MAX(mkv.id) AS id FROM kine AS mkv WHERE {where} AND mkv.id <= ? GROUP BY mkv.name) "
         "AS maxkv ON maxkv.id = kv.id "
         "WHERE kv.deleted = 0 AND kv.name NOT IN ('compact_rev_key', 'compact_rev_key_apiserver') "
         "ORDER BY kv.name ASC LIMIT ?"
     )
     keys_sql: str = (
-        f"SELECT {COLUMNS} FROM kine AS kv "
+        f"SELECT {CUR}, {CMP}, {COLUMNS} FROM kine AS kv "
         "INNER JOIN (SELECT MAX(mkv.id) AS id FROM kine AS mkv WHERE {where} AND mkv.id <= ? GROUP BY mkv.name) "
         "AS maxkv ON maxkv.id = kv.id "
         "WHERE kv.deleted = 0 AND kv.name NOT IN ('compact_rev_key', 'compact_rev_key_apiserver') "
         "ORDER BY kv.name ASC LIMIT ?"
     )
     count_sql: str = (
-        "SELECT COUNT(kv.id) FROM kine AS kv "
+        f"SELECT {CUR}, {CMP}, COUNT(kv.id) FROM kine AS kv "
         "INNER JOIN (SELECT MAX(mkv.id) AS id FROM kine AS mkv WHERE {where} AND mkv.id <= ? GROUP BY mkv.name) "
         "AS maxkv ON maxkv.id = kv.id "
         "WHERE kv.deleted = 0 AND kv.name NOT IN ('compact_rev_key', 'compact_rev_key_apiserver')"

@@ -48,10 +48,10 @@ class Leases:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _one(self, sql: str, params: list[object]) -> list[tuple[int, ...]]:
+    def _one(self, sql: str, params: list[object], *, fetch: bool = True) -> list[tuple[int, ...]]:
         d = self.log.dialect
         with self.log.pool.connection() as conn:
-            return [tuple(int(v) for v in r) for r in self.log._run(conn, d.render(sql), params)]
+            return [tuple(int(v) for v in r) for r in self.log._run(conn, d.render(sql), params, fetch=fetch)]
 
     def get(self, lease_id: int) -> Lease | None:
         rows = self._one(self.log.dialect.lease_get_sql, [lease_id])
@@ -79,7 +79,7 @@ class Leases:
             elif self._one(self.log.dialect.lease_get_sql, [lease_id]):
                 raise InvalidRequestError("etcdserver: lease already exists")
             lease = Lease(lease_id, ttl, self.clock() + ttl * 1000)
-            self._one(self.log.dialect.lease_insert_sql, [lease.id, lease.ttl, lease.expires_ms])
+            self._one(self.log.dialect.lease_insert_sql, [lease.id, lease.ttl, lease.expires_ms], fetch=False)
         return lease
 
     def keepalive(self, lease_id: int) -> int:
@@ -87,7 +87,7 @@ class Leases:
         lease = self.get(lease_id)
         if lease is None:
             return 0
-        self._one(self.log.dialect.lease_refresh_sql, [self.clock() + lease.ttl * 1000, lease_id])
+        self._one(self.log.dialect.lease_refresh_sql, [self.clock() + lease.ttl * 1000, lease_id], fetch=False)
         return lease.ttl
 
     def keys(self, lease_id: int) -> list[bytes]:
@@ -117,7 +117,7 @@ class Leases:
             current = self.log.get(key)
             if current is not None and current.lease == lease_id:
                 self.log.delete(key, current.mod_revision)
-        self._one(self.log.dialect.lease_delete_sql, [lease_id])
+        self._one(self.log.dialect.lease_delete_sql, [lease_id], fetch=False)
 
     def expire(self) -> list[int]:
         """Revoke every expired lease now; the IDs revoked."""

@@ -23,7 +23,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -55,6 +55,16 @@ from kamaji.bridge.types import (
 from kamaji.errors import BridgeError, CompactedError, FutureRevisionError, KeyExistsError
 
 NO_LIMIT = 1 << 62
+
+
+class WriteListener(Protocol):
+    def begin(self) -> None: ...
+
+    def offer(self, event: Event) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
 RETRIES = 20
 
 
@@ -190,16 +200,17 @@ class SQLLog:
         self.compact_batch = compact_batch
         self.pool = Pool(dialect, dsn, pool_size)
         self._write_lock = threading.Lock() if dialect.serialize_writes else None
-        #: called with each appended event, in commit order under ``serialize_writes`` (the watch hub's offer)
-        self.on_append: Callable[[Event], None] | None = None
+        #: the watch hub: told when an insert starts (``begin``), and given each appended event (``offer``) or told
+        #: the insert failed (``abandon``); so it waits for local writers instead of polling for their rows
+        self.hub: WriteListener | None = None
 
     # ---- plumbing
 
-    def _run(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _run(self, conn: Connection, sql: str, params: Sequence[Any] = (), *, fetch: bool = True) -> list[Any]:
         cur = conn.cursor()
         try:
             cur.execute(sql, tuple(params))
-            return list(cur.fetchall()) if cur.description is not None else []
+            return list(cur.fetchall()) if fetch else []
         finally:
             cur.close()
 
@@ -227,7 +238,7 @@ class SQLLog:
         with self.pool.connection() as conn:
             for ddl in (*self.dialect.schema, *self.dialect.lease_schema):
                 try:
-                    self._run(conn, ddl)
+                    self._run(conn, ddl, fetch=False)
                 except Exception as exc:
                     if not self.dialect.ignore_ddl_error(exc):
                         raise
@@ -263,8 +274,13 @@ class SQLLog:
             raise CompactedError(f"revision {revision} has been compacted (compacted to {compacted})")
 
     def _latest(self, conn: Connection, key: bytes, at: int = NO_LIMIT) -> Row | None:
-        rows = self._run(conn, self.dialect.render(self.dialect.get_latest_sql), [_name(key), at])
-        return Row.of(rows[0]) if rows else None
+        return self._latest_at(conn, key, at)[0]
+
+    def _latest_at(self, conn: Connection, key: bytes, at: int = NO_LIMIT) -> tuple[Row | None, int, int]:
+        """(the newest row of ``key`` with id <= ``at``, current revision, compacted revision): one statement."""
+        t = self._run(conn, self.dialect.render(self.dialect.get_latest_sql), [_name(key), at])[0]
+        row = Row.of(t[2:]) if t[2] is not None else None
+        return row, int(t[0] or 0), int(t[1] or 0)
 
     def _insert(
         self,
@@ -292,13 +308,21 @@ class SQLLog:
         return rev
 
     def _append(self, conn: Connection, row: Row) -> Event:
-        rev = self._insert(
-            conn, row.name, row.created, row.deleted, row.create_revision, row.prev_revision, row.lease,
-            row.value, row.old_value,
-        )  # fmt: skip
+        hub = self.hub
+        if hub is not None:
+            hub.begin()
+        try:
+            rev = self._insert(
+                conn, row.name, row.created, row.deleted, row.create_revision, row.prev_revision, row.lease,
+                row.value, row.old_value,
+            )  # fmt: skip
+        except BaseException:
+            if hub is not None:
+                hub.abandon()
+            raise
         event = attrs.evolve(row, id=rev).event()
-        if self.on_append is not None:
-            self.on_append(event)
+        if hub is not None:
+            hub.offer(event)
         return event
 
     # ---- reads
@@ -324,33 +348,38 @@ class SQLLog:
             return self._range(conn, RangeOp(key, range_end, limit, revision, keys_only, count_only))
 
     def _range(self, conn: Connection, op: RangeOp) -> RangeResult:
+        """One statement (two when a limit cuts the range: the count), consistent with the revision it reports."""
         d = self.dialect
-        current, compacted = self._revisions(conn)
-        self._check(op.revision, current, compacted)
-        at = op.revision or current
+        at = op.revision or NO_LIMIT
         if not op.range_end:
-            row = self._latest(conn, op.key, at)
+            row, current, compacted = self._latest_at(conn, op.key, at)
+            self._check(op.revision, current, compacted)
             kvs: tuple[KeyValue, ...] = () if row is None or row.deleted else (row.kv(),)
             if op.keys_only:
                 kvs = tuple(attrs.evolve(kv, value=b"") for kv in kvs)
-            if op.count_only:
-                return RangeResult((), len(kvs), False, current)
-            return RangeResult(kvs, len(kvs), False, current)
+            return RangeResult(() if op.count_only else kvs, len(kvs), False, current)
         where, params = _where("mkv.name", op.key, op.range_end, d)
         if op.count_only:
-            count = int(self._run(conn, d.render(d.count_sql, where), [*params, at])[0][0])
-            return RangeResult((), count, False, current)
+            t = self._run(conn, d.render(d.count_sql, where), [*params, at])[0]
+            current, compacted = int(t[0] or 0), int(t[1] or 0)
+            self._check(op.revision, current, compacted)
+            return RangeResult((), int(t[2]), False, current)
         limit = op.limit + 1 if op.limit > 0 else NO_LIMIT
         sql = d.render(d.keys_sql if op.keys_only else d.list_sql, where)
-        rows = [Row.of(r) for r in self._run(conn, sql, [*params, at, limit])]
+        found = self._run(conn, sql, [*params, at, limit])
+        if found:
+            current, compacted = int(found[0][0] or 0), int(found[0][1] or 0)
+        else:
+            current, compacted = self._revisions(conn)
+        self._check(op.revision, current, compacted)
+        rows = [Row.of(r[2:]) for r in found]
         more = op.limit > 0 and len(rows) > op.limit
         if more:
             rows = rows[: op.limit]
-            count = int(self._run(conn, d.render(d.count_sql, where), [*params, at])[0][0])
+            count = int(self._run(conn, d.render(d.count_sql, where), [*params, op.revision or current])[0][2])
         else:
             count = len(rows)
-        kvs = tuple(r.kv() for r in rows)
-        return RangeResult(kvs, count, more, current)
+        return RangeResult(tuple(r.kv() for r in rows), count, more, current)
 
     def after(self, key: bytes, range_end: bytes, after: int, upto: int, limit: int = 500) -> list[Row]:
         """Rows of ``[key, range_end)`` with ``after < id <= upto`` in revision order (watch replay); at most
@@ -373,7 +402,7 @@ class SQLLog:
         """Claim a missing revision with kine's ``gap-<rev>`` row; False if the id exists by now."""
         with self.pool.connection() as conn:
             try:
-                self._run(conn, self.dialect.render(self.dialect.fill_sql), [revision, f"gap-{revision}"])
+                self._run(conn, self.dialect.render(self.dialect.fill_sql), [revision, f"gap-{revision}"], fetch=False)
             except Exception as exc:
                 if self.dialect.is_unique_violation(exc) or "PRIMARY" in str(exc).upper():
                     return False
@@ -420,11 +449,13 @@ class SQLLog:
         event: Event = self._retry_conflicts(lambda conn: self._put(conn, PutOp(key, value, lease))[0])
         return event
 
-    def _put(self, conn: Connection, op: PutOp) -> tuple[Event, KeyValue | None]:
+    def _put(
+        self, conn: Connection, op: PutOp, seen: dict[bytes, Row | None] | None = None
+    ) -> tuple[Event, KeyValue | None]:
         if not op.key:
             raise InvalidRequestError("etcdserver: key is not provided")
         name = _name(op.key)
-        prev = self._latest(conn, op.key)
+        prev = seen[op.key] if seen is not None and op.key in seen else self._latest(conn, op.key)
         live = prev if prev is not None and not prev.deleted else None
         if (op.ignore_value or op.ignore_lease) and live is None:
             raise InvalidRequestError("etcdserver: key not found")
@@ -464,9 +495,17 @@ class SQLLog:
         )
         return result
 
-    def _delete_range(self, conn: Connection, op: DeleteOp) -> DeleteResult:
+    def _delete_range(
+        self, conn: Connection, op: DeleteOp, seen: dict[bytes, Row | None] | None = None
+    ) -> DeleteResult:
         if not op.key:
             raise InvalidRequestError("etcdserver: key is not provided")
+        if not op.range_end and seen is not None and op.key in seen:
+            prev = seen[op.key]
+            if prev is None or prev.deleted:
+                return DeleteResult(self._revisions(conn)[0], 0, ())
+            event = self._append(conn, self._delete_row(prev))
+            return DeleteResult(event.kv.mod_revision, 1, (prev.kv(),) if op.prev_kv else ())
         current = self._revisions(conn)[0]
         if op.range_end:
             keys = [kv.key for kv in self._range(conn, RangeOp(op.key, op.range_end, keys_only=True)).kvs]
@@ -518,24 +557,30 @@ class SQLLog:
     def _txn(
         self, conn: Connection, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
     ) -> TxnResult:
-        succeeded = all(self._compare(conn, c) for c in compares)
+        # the rows the compares read: a write to the same key follows exactly that row (or fails the unique index)
+        seen: dict[bytes, Row | None] = {}
+        revision = 0
+        for c in compares:
+            if c.key not in seen:
+                seen[c.key], revision, _ = self._latest_at(conn, c.key)
+        succeeded = all(self._compare(seen[c.key], c) for c in compares)
         responses: list[OpResult] = []
-        revision = self._revisions(conn)[0]
+        if not compares:
+            revision = self._revisions(conn)[0]
         for op in success if succeeded else failure:
             if isinstance(op, RangeOp):
                 responses.append(self._range(conn, op))
             elif isinstance(op, PutOp):
-                event, prev = self._put(conn, op)
+                event, prev = self._put(conn, op, seen)
                 revision = event.kv.mod_revision
                 responses.append(PutResult(revision, prev if op.prev_kv else None))
             else:
-                deleted = self._delete_range(conn, op)
+                deleted = self._delete_range(conn, op, seen)
                 revision = deleted.revision
                 responses.append(deleted)
         return TxnResult(succeeded, tuple(responses), revision)
 
-    def _compare(self, conn: Connection, c: Compare) -> bool:
-        row = self._latest(conn, c.key)
+    def _compare(self, row: Row | None, c: Compare) -> bool:
         kv = row.kv() if row is not None and not row.deleted else None
         actual: int | bytes
         if c.target is Target.VERSION:
@@ -577,20 +622,20 @@ class SQLLog:
         while compacted < target:
             step = min(target, compacted + self.compact_batch)
             with self._writing(), self.pool.connection() as conn:
-                self._run(conn, d.begin)
+                self._run(conn, d.begin, fetch=False)
                 try:
                     # the head row stays even when it is a tombstone: MAX(id) is the current revision
-                    self._run(conn, d.render(d.compact_sql), [step, min(step, current - 1)])
-                    self._run(conn, d.render(d.set_compact_sql), [step])
-                    self._run(conn, "COMMIT")
+                    self._run(conn, d.render(d.compact_sql), [step, min(step, current - 1)], fetch=False)
+                    self._run(conn, d.render(d.set_compact_sql), [step], fetch=False)
+                    self._run(conn, "COMMIT", fetch=False)
                 except BaseException:
                     with contextlib.suppress(Exception):
-                        self._run(conn, "ROLLBACK")
+                        self._run(conn, "ROLLBACK", fetch=False)
                     raise
             compacted = step
         if target > 0:
             with self.pool.connection() as conn:
                 for sql in d.post_compact:
                     with contextlib.suppress(Exception):
-                        self._run(conn, sql)
+                        self._run(conn, sql, fetch=False)
         return compacted

@@ -1,7 +1,8 @@
 """Watch delivery: one hub per log fans the log's rows out to watchers, strictly in revision order.
 
 Two sources feed the hub. Writes through this process are *offered* by the log the moment they commit
-(``SQLLog.on_append``), so a local write reaches watchers without a database round trip. Writers elsewhere (another
+(``SQLLog.hub``), so a local write reaches watchers without a database round trip; while a local insert is in flight
+the hub waits for its offer rather than polling. Writers elsewhere (another
 bridge, kine) are found by polling ``id > delivered`` every ``poll_interval``; the poll also runs whenever an offered
 revision is not the next one. A revision missing from the table for longer than ``gap_wait`` (a rolled-back insert
 that consumed a sequence value) is claimed with kine's ``gap-<rev>`` fill row, so delivery never stalls.
@@ -51,10 +52,11 @@ class Hub:
         self._stop = False
         self._thread: threading.Thread | None = None
         self._gap: tuple[int, float] | None = None
+        self._inflight = 0
 
     def start(self) -> Hub:
         self.revision = self.log.current_revision()
-        self.log.on_append = self.offer
+        self.log.hub = self
         self._thread = threading.Thread(target=self._run, name="kamaji-bridge-watch-hub", daemon=True)
         self._thread.start()
         return self
@@ -65,7 +67,7 @@ class Hub:
             self.lock.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self.log.on_append = None
+        self.log.hub = None
 
     # ---- registration (callers hold no lock; callbacks run under self.lock)
 
@@ -84,8 +86,19 @@ class Hub:
             self._listeners.pop(token, None)
             self._tickers.pop(token, None)
 
+    def begin(self) -> None:
+        with self.lock:
+            self._inflight += 1
+
+    def abandon(self) -> None:
+        with self.lock:
+            self._inflight -= 1
+            self._wake = True
+            self.lock.notify_all()
+
     def offer(self, event: Event) -> None:
         with self.lock:
+            self._inflight -= 1
             if event.kv.mod_revision > self.revision:
                 self._pending[event.kv.mod_revision] = event
             self._wake = True
@@ -117,7 +130,8 @@ class Hub:
         while True:
             with self.lock:
                 if not self._wake and not self._stop and (self.revision + 1) not in self._pending:
-                    wait = self.poll_interval if self._gap is None else min(self.poll_interval, 0.05)
+                    busy = self._gap is not None or self._inflight > 0
+                    wait = min(self.poll_interval, 0.05) if busy else self.poll_interval
                     self.lock.wait(wait)
                 if self._stop:
                     return
@@ -125,8 +139,11 @@ class Hub:
                 batch = self._take_pending()
                 if batch:
                     self._deliver(batch, batch[-1].kv.mod_revision)
+                # a local insert still in flight will offer its row: no need to look in the table for it
+                waiting_for_local = self._inflight > 0
             now = time.monotonic()
-            if not batch or self._pending or now - last_poll >= self.poll_interval:
+            due = now - last_poll >= self.poll_interval
+            if due or (not waiting_for_local and (not batch or self._pending)):
                 last_poll = now
                 try:
                     self._poll()

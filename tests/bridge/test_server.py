@@ -231,7 +231,7 @@ def test_a_revision_gap_is_filled_with_kines_gap_row(bridge: BridgeServer, watch
     log = bridge.bridge.log
     with log.pool.connection() as conn:
         log._run(conn, "INSERT INTO kine(id, name, created, deleted, create_revision, prev_revision, lease, value, "
-                 "old_value) VALUES (4, '/after-gap', 1, 0, 0, 0, 0, x'6869', NULL)")  # fmt: skip
+                 "old_value) VALUES (4, '/after-gap', 1, 0, 0, 0, 0, x'6869', NULL)", fetch=False)  # fmt: skip
     (event,) = watch.events(1, timeout=15)
     assert (event.kv.key, event.kv.value, event.kv.mod_revision) == (b"/after-gap", b"hi", 4)
     with log.pool.connection() as conn:

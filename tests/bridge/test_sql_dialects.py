@@ -42,7 +42,7 @@ def fresh_log(dialect: Dialect, dsn: str) -> SQLLog:
     log = SQLLog(dialect, dsn, min_retain=0, compact_batch=3)
     with log.pool.connection() as conn:
         for table in ("kine", "kine_bridge_leases"):
-            log._run(conn, f"DROP TABLE IF EXISTS {table}")
+            log._run(conn, f"DROP TABLE IF EXISTS {table}", fetch=False)
     return log.start()
 
 
