@@ -56,12 +56,13 @@ def bundle_for(request: pki.PKIRequest, *, etcd: bool = True) -> pki.PKIBundle:
 def storage(driver: str = "etcd", tcp: api.TenantControlPlane | None = None, **kw: Any) -> StorageConnection:
     schema = (tcp.spec.data_store_schema if tcp else None) or UID
     user = (tcp.spec.data_store_username if tcp else None) or UID
-    defaults: dict[str, Any] = {
+    per_driver: dict[str, dict[str, Any]] = {
         "etcd": {"endpoints": ["etcd-0:2379", "etcd-1:2379"]},
         "PostgreSQL": {"endpoints": ["pg:5432"], "password": "pw"},
         "MySQL": {"endpoints": ["my:3306"], "password": "pw"},
         "NATS": {"endpoints": ["nats:4222"], "password": "pw"},
-    }[driver]
+    }
+    defaults = per_driver[driver]
     fields: dict[str, Any] = {"driver": driver, "schema": schema, "user": user, "datastore_name": "default"}
     fields.update(defaults)
     fields.update(kw)

@@ -53,7 +53,7 @@ def test_objects_sort_by_kind_rank_then_namespace_then_name() -> None:
         obj("ClusterRole", "r"),
         obj("Service", "s", "x"),
     ]
-    names = [(o["kind"], o["metadata"]["name"]) for o in sort_objects(objects)]  # type: ignore[index]
+    names = [(o["kind"], o["metadata"]["name"]) for o in sort_objects(objects)]
     assert names == [
         ("Secret", "z"),
         ("Secret", "a"),
@@ -63,7 +63,7 @@ def test_objects_sort_by_kind_rank_then_namespace_then_name() -> None:
         ("Deployment", "a"),
         ("Widget", "z"),
     ]
-    assert next(o["metadata"]["name"] for o in sort_objects(objects, reverse=True)) == "z"  # type: ignore[index]
+    assert next(o["metadata"]["name"] for o in sort_objects(objects, reverse=True)) == "z"
 
 
 json_like = st.recursive(
