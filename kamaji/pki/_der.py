@@ -7,6 +7,7 @@ byte-identical to the builder's: ``tests/unit/pki/test_pki_der.py`` compares the
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -19,6 +20,7 @@ __all__ = [
     "general_names",
     "integer",
     "oid",
+    "pem",
     "tbs_certificate",
     "time",
     "tlv",
@@ -107,3 +109,10 @@ def oid(dotted: str) -> bytes:
             arc >>= 7
         body.extend(reversed(chunk))
     return tlv(0x06, bytes(body))
+
+
+def pem(der: bytes, label: str) -> bytes:
+    """PEM armour with 64-character lines, as OpenSSL (and cryptography) write it."""
+    b64 = base64.b64encode(der)
+    lines = b"\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
+    return b"-----BEGIN " + label.encode() + b"-----\n" + lines + b"\n-----END " + label.encode() + b"-----\n"

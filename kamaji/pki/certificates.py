@@ -299,7 +299,7 @@ class Issued:
 
     @functools.cached_property
     def cert_pem(self) -> bytes:
-        return self.certificate.public_bytes(serialization.Encoding.PEM)
+        return _der.pem(self.der, "CERTIFICATE")
 
     @functools.cached_property
     def key_pem(self) -> bytes:

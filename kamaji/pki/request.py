@@ -8,6 +8,7 @@ reported at once in a ``ValidationError`` whose ``FieldError.path`` names the Te
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -71,6 +72,15 @@ def _parse_ip(value: str) -> IPAddress | None:
     except ValueError:
         return None
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _first_ip(cidr: str) -> IPAddress | None:
+    """The network address + 1 of a (strict) CIDR, None when it is not one; cached: most tenants share a few."""
+    try:
+        return ipaddress.ip_network(cidr, strict=True).network_address + 1
+    except (ValueError, TypeError):
+        return None
 
 
 def _split_host_port(value: str) -> tuple[str, int | None]:
@@ -167,9 +177,7 @@ class PKIRequest:
         if not self.service_cidrs:
             errors.append(FieldError(_PATH_CIDRS, "must hold at least one CIDR", self.service_cidrs))
         for i, cidr in enumerate(self.service_cidrs):
-            try:
-                ipaddress.ip_network(cidr, strict=True)
-            except ValueError:
+            if _first_ip(cidr) is None:
                 errors.append(FieldError(f"{_PATH_CIDRS}[{i}]", f"{cidr!r} is not a CIDR", cidr))
         if not self.address:
             errors.append(FieldError(_PATH_ADDRESS, "must not be empty", self.address))
@@ -230,8 +238,10 @@ class PKIRequest:
     @property
     def kubernetes_service_ip(self) -> IPAddress:
         """The first IP of the first service CIDR (``10.96.0.1`` for ``10.96.0.0/16``)."""
-        network = ipaddress.ip_network(self.service_cidrs[0], strict=True)
-        return network.network_address + 1
+        ip = _first_ip(self.service_cidrs[0])
+        if ip is None:
+            raise ValueError(f"{self.service_cidrs[0]!r} is not a CIDR")
+        return ip
 
     @property
     def hostname_host(self) -> str | None:

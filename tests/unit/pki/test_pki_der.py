@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from _pki_inputs import NOW, SEED, make_request
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kamaji.keygen import generate_rsa_keys
@@ -45,6 +46,7 @@ def test_fast_path_equals_builder_ec(profile_name: str, when: datetime) -> None:
     key = derive_ec_key(SEED, IDENTITY, profile_name, NOW)
     fast, reference = _pair(profile_name, issuer, key, when)
     assert fast.cert_pem == reference.cert_pem
+    assert fast.cert_pem == fast.certificate.public_bytes(serialization.Encoding.PEM)
     assert fast.certificate == reference.certificate
     assert fast.key_identifier == reference.key_identifier
 
