@@ -21,6 +21,9 @@ KamajiError
 │   ├── DatastoreAuthError
 │   ├── DatastoreConflictError
 │   └── UnsupportedOperationError(NotImplementedError)
+├── ClusterError                           the management API server refused or failed a request
+│   ├── ClusterUnavailableError            retryable (connection, 429, 5xx)
+│   └── ClusterConflictError               retryable (409: someone else wrote first)
 ├── BridgeError                            mapped to gRPC status codes by the bridge
 │   ├── KeyExistsError
 │   ├── CompactedError
@@ -126,6 +129,22 @@ class DatastoreConflictError(DatastoreError):
 
 class UnsupportedOperationError(DatastoreError, NotImplementedError):
     """The driver does not support this operation."""
+
+
+class ClusterError(KamajiError):
+    """The management cluster's API server refused or failed a request (``kamaji.reconcile.Cluster``)."""
+
+
+class ClusterUnavailableError(ClusterError):
+    """The API server cannot be reached right now, or is overloaded."""
+
+    retryable = True
+
+
+class ClusterConflictError(ClusterError):
+    """A write lost a race (HTTP 409); reading again and retrying converges."""
+
+    retryable = True
 
 
 class BridgeError(KamajiError):

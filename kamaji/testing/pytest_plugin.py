@@ -136,3 +136,27 @@ def bridge_sqlite() -> Iterator[BridgeProcess]:
 def kube_apiserver_on_bridge(bridge_sqlite: BridgeProcess) -> Iterator[KubeAPIServer]:
     """A kube-apiserver storing through the kamaji bridge into SQLite."""
     yield from _serve(KubeAPIServer(bridge_sqlite.endpoint))
+
+
+# ---- kamaji.reconcile (added by the reconcile's owner) ----------------------------------------------------------
+
+
+class _GarbageCollectorOnly(KubeControllerManager):
+    """kube-controller-manager running only the garbage collector: owned objects go when their owner goes, and no
+    Deployment controller overwrites the Deployment status a test writes in place of kubelets."""
+
+    def _args(self) -> list[str]:
+        return [a if not a.startswith("--controllers=") else "--controllers=garbagecollector" for a in super()._args()]
+
+
+@pytest.fixture(scope="session")
+def reconcile_apiserver(etcd_server: EtcdServer) -> Iterator[KubeAPIServer]:
+    """A kube-apiserver of its own (prefix ``/kamaji-reconcile`` on ``etcd_server``) for reconcile tests: no other
+    test's controller-manager acts on its objects."""
+    yield from _serve(KubeAPIServer.on_etcd(etcd_server, extra_args=("--etcd-prefix=/kamaji-reconcile",)))
+
+
+@pytest.fixture(scope="session")
+def reconcile_gc(reconcile_apiserver: KubeAPIServer) -> Iterator[KubeControllerManager]:
+    """The garbage collector (only) against ``reconcile_apiserver``."""
+    yield from _serve(_GarbageCollectorOnly(reconcile_apiserver))

@@ -1,0 +1,31 @@
+"""Embeddable reconcile: one pass over one TenantControlPlane against a management cluster.
+
+``reconcile(tcp, cluster=..., clock=...)`` → ``ReconcileResult`` (status, actions, when to call again). The
+``Cluster`` seam has one implementation on the official ``kubernetes`` client (``KubernetesCluster``) and an
+in-memory one for users' unit tests (``kamaji.testing.cluster.InMemoryCluster``). See docs/reconcile.md.
+"""
+
+from kamaji.reconcile.cluster import FIELD_MANAGER, Cluster, CountingCluster, KubernetesCluster
+from kamaji.reconcile.plan import (
+    APPLIED_ANNOTATION,
+    FINALIZER,
+    LAST_SPEC_ANNOTATION,
+    PAUSED_ANNOTATION,
+    Action,
+)
+from kamaji.reconcile.reconciler import DriverPool, ReconcileResult, reconcile
+
+__all__ = [
+    "APPLIED_ANNOTATION",
+    "FIELD_MANAGER",
+    "FINALIZER",
+    "LAST_SPEC_ANNOTATION",
+    "PAUSED_ANNOTATION",
+    "Action",
+    "Cluster",
+    "CountingCluster",
+    "DriverPool",
+    "KubernetesCluster",
+    "ReconcileResult",
+    "reconcile",
+]
