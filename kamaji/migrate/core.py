@@ -154,6 +154,8 @@ def migrate(
         stores.provision(target, tenant)
         dst = stores.open_kv(target, tenant)
         dst.prepare()
+        # the driver again: PostgreSQL hands kine's table, created by the admin, to the tenant's role
+        stores.provision(target, tenant)
 
         revision = src.revision()
         total = src.count(revision)
@@ -182,8 +184,6 @@ def migrate(
                 step(f"page:{n}")
             cp = cp.evolve(phase="copied")
             store.save(cp)
-            # the driver again: PostgreSQL hands kine's table, created by the admin, to the tenant's role
-            stores.provision(target, tenant)
 
         step("verify")
         report("verify", cp.copied, total)
