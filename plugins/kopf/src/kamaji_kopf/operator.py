@@ -1,0 +1,140 @@
+"""The handlers. Sync on purpose: kopf runs them in its thread pool, and reconcile is blocking I/O."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import kopf
+
+from kamaji import api
+from kamaji.errors import KamajiError
+from kamaji.reconcile import DriverPool, KubernetesCluster, ReconcileResult, reconcile
+
+GROUP, VERSION = "kamaji.clastix.io", "v1alpha1"
+PREFIX = "operator.kamaji.clastix.io"
+RESYNC = float(os.environ.get("KAMAJI_RESYNC_SECONDS", "300"))
+
+_ONE = timedelta(seconds=1)
+
+log = logging.getLogger("kamaji_kopf")
+
+
+class _State:
+    cluster: KubernetesCluster | None = None
+    drivers: DriverPool | None = None
+    datastore: str | None = None
+
+
+STATE = _State()
+
+
+def _cluster() -> KubernetesCluster:
+    if STATE.cluster is None:
+        STATE.cluster = KubernetesCluster()
+    return STATE.cluster
+
+
+def _drivers() -> DriverPool:
+    if STATE.drivers is None:
+        STATE.drivers = DriverPool()
+    return STATE.drivers
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def install_crds(cluster: KubernetesCluster) -> None:
+    """Server-side apply of ``kamaji.api.crds()`` (idempotent)."""
+    for crd in api.crds():
+        cluster.apply(crd)
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # kopf keeps its own bookkeeping in annotations: the CRD's status has no room for it
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
+    settings.posting.level = logging.WARNING
+    STATE.datastore = os.environ.get("KAMAJI_DATASTORE") or None
+    install_crds(_cluster())
+
+
+@kopf.on.cleanup()
+def _cleanup(**_: Any) -> None:
+    if STATE.drivers is not None:
+        STATE.drivers.close()
+
+
+def _run(body: kopf.Body, retry: int) -> ReconcileResult:
+    result = reconcile(
+        dict(body),
+        cluster=_cluster(),
+        clock=_now,
+        drivers=_drivers(),
+        default_datastore=STATE.datastore,
+        retry=retry,
+    )
+    for action in result.actions:
+        log.info("%s/%s: %s", body.metadata.namespace, body.metadata.name, action)
+    if result.error is not None:
+        log.warning("%s/%s: %s", body.metadata.namespace, body.metadata.name, result.error)
+    return result
+
+
+@kopf.on.create(GROUP, VERSION, "tenantcontrolplanes")
+@kopf.on.update(GROUP, VERSION, "tenantcontrolplanes")
+@kopf.on.resume(GROUP, VERSION, "tenantcontrolplanes")
+def handle_tenant(body: kopf.Body, retry: int, **_: Any) -> None:
+    """The five-line adapter of docs/embedding.md: a requeue is a TemporaryError with its delay."""
+    result = _run(body, retry)
+    if result.requeue_after is not None:
+        raise kopf.TemporaryError(result.error or f"phase {result.phase}", delay=result.requeue_after.total_seconds())
+
+
+@kopf.timer(GROUP, VERSION, "tenantcontrolplanes", interval=RESYNC, idle=RESYNC)
+def resync_tenant(body: kopf.Body, **_: Any) -> None:
+    """Drift repair: a no-op pass writes nothing."""
+    if not body.metadata.get("deletionTimestamp"):
+        _run(body, 0)
+
+
+@kopf.on.delete(GROUP, VERSION, "tenantcontrolplanes")
+def delete_tenant(body: kopf.Body, retry: int, **_: Any) -> None:
+    """reconcile's deletion path: datastore teardown, then our finalizer goes; owned objects are collected."""
+    result = _run(body, retry)
+    if result.requeue_after is not None or not result.deleted:
+        delay = (result.requeue_after or _ONE).total_seconds()
+        raise kopf.TemporaryError(result.error or "teardown pending", delay=delay)
+
+
+@kopf.on.create(GROUP, VERSION, "datastores")
+@kopf.on.update(GROUP, VERSION, "datastores")
+@kopf.on.resume(GROUP, VERSION, "datastores")
+def handle_datastore(body: kopf.Body, **_: Any) -> None:
+    """Kamaji's DataStore validation condition and ``ready`` (no connectivity test, as Kamaji)."""
+    try:
+        ds = api.load(dict(body), api.DataStore)
+        problems = [str(e) for e in api.validate_datastore(ds)]
+    except KamajiError as exc:
+        problems = [str(exc)]
+    cond = {
+        "type": "kamaji.clastix.io/DataStoreValidation",
+        "status": "False" if problems else "True",
+        "reason": "ValidationFailed" if problems else "DataStoreIsValid",
+        "message": "; ".join(problems),
+    }
+    status = {"ready": not problems, "observedGeneration": body.metadata.get("generation"), "conditions": [cond]}
+    if dict(body.get("status") or {}) == status:
+        return
+    _cluster().patch_status(
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "DataStore",
+            "metadata": {"name": body.metadata.name},
+            "status": status,
+        }
+    )
