@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import itertools
+import ssl
 from collections.abc import Callable
 from typing import Any
+
+import yaml
 
 from kamaji import api
 from kamaji.api.datastore import DataStore
@@ -91,3 +94,10 @@ def tenant(name: str, datastore: str, **spec: Any) -> TenantControlPlane:
 
 Up = Callable[..., UpResult]
 Running = Callable[..., contextlib.AbstractContextManager[UpResult]]
+
+
+def ca_context(result: UpResult) -> ssl.SSLContext:
+    """Trusts the CA(s) the tenant's admin kubeconfig embeds, and nothing else."""
+    config = yaml.safe_load(result.admin_kubeconfig.read_text())
+    ca = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+    return ssl.create_default_context(cadata=ca)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import ssl
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
-import yaml
 
-from e2e.helpers import Running, tenant
+from e2e.helpers import Running, ca_context, tenant
 from kamaji.api.datastore import DataStore
 from kamaji.etcd import EtcdClient
 from kamaji.testing.etcd import EtcdServer
@@ -25,12 +22,6 @@ pytestmark = pytest.mark.servers
 def etcd_tenant(running: Running, etcd_ds: DataStore) -> Iterator[UpResult]:
     with running(tenant("alpha", "etcd-e2e"), [etcd_ds]) as result:
         yield result
-
-
-def ca_context(result: UpResult) -> ssl.SSLContext:
-    config = yaml.safe_load(result.admin_kubeconfig.read_text())
-    ca = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
-    return ssl.create_default_context(cadata=ca)
 
 
 def test_readyz_with_the_rendered_ca(etcd_tenant: UpResult) -> None:
