@@ -67,7 +67,7 @@ class Dialect:
     """SQL templates and hooks for one database. Build new ones with ``attrs.evolve(GENERIC, ...)``."""
 
     name: str
-    #: the driver's parameter marker: ``?`` stays ``?``; ``%s`` for format-style drivers
+    #: the driver's parameter marker: ``?`` stays ``?``; ``%s`` for format-style drivers; ``$n`` numbers them
     placeholder: str = "?"
     #: DDL run at start, each statement idempotent (``IF NOT EXISTS``) or tolerated by ``ignore_ddl_error``
     schema: tuple[str, ...] = ()
@@ -154,9 +154,14 @@ class Dialect:
     )
 
     def render(self, template: str, where: str = "") -> str:
-        """``template`` with ``{where}`` filled in and ``?`` turned into this driver's marker."""
+        """``template`` with ``{where}`` filled in and ``?`` turned into this driver's marker (``$n``: numbered)."""
         sql = template.replace("{where}", where) if where else template
-        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+        if self.placeholder == "?":
+            return sql
+        if self.placeholder == "$n":
+            parts = sql.split("?")
+            return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+        return sql.replace("?", self.placeholder)
 
 
 #: kine's Generic dialect: the SQL every database shares; the database dialects evolve it.

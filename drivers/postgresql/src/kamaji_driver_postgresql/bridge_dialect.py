@@ -2,23 +2,27 @@
 
 kine's PostgreSQL schema verbatim (``BIGSERIAL``, ``text COLLATE "C"`` so byte order is key order, ``bytea``, the
 extra ``kine_list_query_index``), ``RETURNING id`` for the new revision, SQLSTATE 23505 as the unique violation,
-serialization failures and deadlocks retried, and kine's DSN rules: ``postgres://user:pass@host:port/db?...``, the
+serialization failures and deadlocks retried, statements sent straight through libpq (``psycopg.pq``: prepared once
+per connection, bytea parameters in binary), and kine's DSN rules: ``postgres://user:pass@host:port/db?...``, the
 database defaults to ``kubernetes``, is lower-cased, and is created when missing.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import psycopg
-from psycopg import errors, sql
+from psycopg import errors, pq, sql
 
 from kamaji.bridge.dialect import GENERIC, Connection
 
 DEFAULT_DATABASE = "kubernetes"
+BYTEA, INT8, TEXT = 17, 20, 25
+INTEGERS = frozenset({20, 21, 23, 26})
 
 SCHEMA = (
     'CREATE TABLE IF NOT EXISTS kine (id BIGSERIAL PRIMARY KEY, name text COLLATE "C", created INTEGER, '
@@ -30,6 +34,93 @@ SCHEMA = (
     "CREATE UNIQUE INDEX IF NOT EXISTS kine_name_prev_revision_uindex ON kine (name, prev_revision)",
     "CREATE INDEX IF NOT EXISTS kine_list_query_index on kine(name, id DESC, deleted)",
 )
+
+
+class _FastCursor:
+    """What the log needs of a cursor, straight on libpq (``psycopg.pq``): binary bytea parameters, statements
+    prepared once per connection, text results converted by column type. No cursor machinery per query."""
+
+    lastrowid = None
+    rowcount = -1
+
+    def __init__(self, owner: _FastConnection) -> None:
+        self._owner = owner
+        self._rows: list[tuple[Any, ...]] = []
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> None:
+        self._rows = self._owner.run(query, params)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def close(self) -> None:
+        self._rows = []
+
+
+def _convert(value: bytes | None, oid: int) -> Any:
+    if value is None:
+        return None
+    if oid == BYTEA:
+        return bytes.fromhex(value[2:].decode())
+    if oid in INTEGERS:
+        return int(value)
+    return value.decode()
+
+
+class _FastConnection:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self._pg = conn.pgconn
+        self._prepared: dict[str, bytes] = {}
+
+    def run(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        values: list[bytes | None] = []
+        types: list[int] = []
+        formats: list[int] = []
+        for p in params:
+            if p is None:
+                value, oid, binary = None, 0, 0
+            elif isinstance(p, bytes):
+                value, oid, binary = p, BYTEA, 1
+            elif isinstance(p, int):
+                value, oid, binary = str(p).encode(), INT8, 0
+            else:
+                value, oid, binary = str(p).encode(), TEXT, 0
+            values.append(value)
+            types.append(oid)
+            formats.append(binary)
+        name = self._prepared.get(query)
+        if name is None and not query.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "CREATE", "DROP")):
+            name = f"kb{len(self._prepared)}".encode()
+            res = self._pg.prepare(name, query.encode(), types)
+            if res.status != pq.ExecStatus.COMMAND_OK:
+                raise errors.error_from_result(res, encoding="utf-8")
+            self._prepared[query] = name
+        if name is None:
+            res = self._pg.exec_params(query.encode(), values, types, formats)
+        else:
+            res = self._pg.exec_prepared(name, values, formats)  # type: ignore[arg-type]  # libpq takes NULLs
+        if res.status == pq.ExecStatus.TUPLES_OK:
+            oids = [res.ftype(c) for c in range(res.nfields)]
+            return [tuple(_convert(res.get_value(r, c), oid) for c, oid in enumerate(oids)) for r in range(res.ntuples)]
+        if res.status == pq.ExecStatus.COMMAND_OK:
+            return []
+        raise errors.error_from_result(res, encoding="utf-8")
+
+    def cursor(self) -> _FastCursor:
+        return _FastCursor(self)
+
+    def commit(self) -> None:
+        """Autocommit: nothing to do."""
+
+    def rollback(self) -> None:
+        """Autocommit: nothing to do."""
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def database_of(dsn: str) -> tuple[str, str]:
@@ -51,7 +142,7 @@ def connect(dsn: str) -> Connection:
         with psycopg.connect(admin, autocommit=True) as c, contextlib.suppress(errors.DuplicateDatabase):
             c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         conn = psycopg.connect(target, autocommit=True)
-    return cast(Connection, conn)
+    return cast(Connection, _FastConnection(conn))
 
 
 def _unique(exc: BaseException) -> bool:
@@ -73,7 +164,7 @@ def _returning(template: str) -> str:
 DIALECT: Any = attrs.evolve(
     GENERIC,
     name="postgresql",
-    placeholder="%s",
+    placeholder="$n",
     schema=SCHEMA,
     returning=True,
     insert_sql=_returning(GENERIC.insert_sql),
