@@ -242,8 +242,13 @@ class SQLKV:
     the writer (kine, the bridge, a person).
     """
 
-    def __init__(self, dialect: Dialect, connect: Callable[[], Connection], *, label: str = "") -> None:
+    def __init__(
+        self, dialect: Dialect, connect: Callable[[], Connection], *, placeholder: str = "?", label: str = ""
+    ) -> None:
         self.dialect = dialect
+        #: the parameter marker of the connections ``connect`` opens (ours, not the dialect's: the bridge may talk
+        #: to the database through another client)
+        self.placeholder = placeholder
         self._connect = connect
         self._conn: Connection | None = None
         self.label = label or dialect.name
@@ -277,10 +282,13 @@ class SQLKV:
             if params is None:
                 cur.execute(sql)
             else:
-                cur.execute(self.dialect.render(sql), tuple(params))
+                cur.execute(self._render(sql), tuple(params))
             return list(cur.fetchall()) if cur.description is not None else []
         finally:
             cur.close()
+
+    def _render(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
 
     def revision(self) -> int:
         with self._errors("read the current revision"):
@@ -320,10 +328,8 @@ class SQLKV:
                 try:
                     if replace:
                         marks = ", ".join("?" * len(names))
-                        cur.execute(self.dialect.render(f"DELETE FROM kine WHERE name IN ({marks})"), tuple(names))
-                    cur.executemany(
-                        self.dialect.render(_INSERT_SQL), [(n, v) for n, (_, v) in zip(names, items, strict=True)]
-                    )
+                        cur.execute(self._render(f"DELETE FROM kine WHERE name IN ({marks})"), tuple(names))
+                    cur.executemany(self._render(_INSERT_SQL), [(n, v) for n, (_, v) in zip(names, items, strict=True)])
                     cur.execute("COMMIT")
                 except BaseException:
                     with contextlib.suppress(Exception):

@@ -71,7 +71,7 @@ def open_kv(datastore: ResolvedDataStore, tenant: TenantStorage) -> TenantKV:
         conn: Any = connect(datastore.username, datastore.password, tenant.schema)
         return _Closing(conn, driver)
 
-    return SQLKV(dialect, opened, label=where)
+    return SQLKV(dialect, opened, placeholder="%s", label=where)  # psycopg and PyMySQL
 
 
 class _Closing:
