@@ -73,17 +73,19 @@ class ProgressLine:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.tty = stream.isatty()
-        self.phase = ""
+        self.last: tuple[str, str] = ("", "")  # (phase, text) last reported
+        self.shown = ""
 
     def __call__(self, p: Progress) -> None:
         text = f"{p.phase}: {p.copied}/{p.total} keys ({p.rate:,.0f} keys/s)"
         if self.tty:
-            self.stream.write("\r\033[K" + text)
-            if p.phase == "done":
-                self.stream.write("\n")
-        elif p.phase != self.phase:
+            self.stream.write("\r\033[K" + text + ("\n" if p.phase == "done" else ""))
+        elif p.phase != self.last[0]:
+            if self.last[1] and self.last[1] != self.shown:  # where the previous phase ended
+                self.stream.write(self.last[1] + "\n")
             self.stream.write(text + "\n")
-        self.phase = p.phase
+            self.shown = text
+        self.last = (p.phase, text)
         self.stream.flush()
 
 

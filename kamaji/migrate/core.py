@@ -140,11 +140,13 @@ def migrate(
 
     src = stores.open_kv(source, tenant)
     dst: TenantKV | None = None
+    froze = False
     try:
         step("freeze")
         report("freeze", 0, 0)
         if not src.exists():
             raise MigrationError(f"{src.label}: tenant {tenant.schema!r} has no data there to migrate")
+        froze = cp is None  # a resumed run's freeze is the first run's
         src.freeze()
         if apply_tenant is not None:
             apply_tenant(frozen_tcp(tcp))
@@ -168,6 +170,7 @@ def migrate(
                 )
             cp = Checkpoint(source.name, target.name, tenant.schema, page_size)
             store.save(cp)
+        froze = False  # from here on the checkpoint says a migration is under way: the freeze stays on failure
 
         copied_now = 0
         if cp.phase == "copy":
@@ -205,6 +208,12 @@ def migrate(
         store.save(cp.evolve(phase="done"))
         report("done", source_digest.count, source_digest.count)
         return MigrationResult(switched, source_digest, target_digest, cp.copied, resumed, clock() - started)
+    except BaseException:
+        if froze:  # failed before any copy began (target not empty, provisioning refused...): undo the freeze
+            src.unfreeze()
+            if apply_tenant is not None:
+                apply_tenant(tcp)
+        raise
     finally:
         src.close()
         if dst is not None:
