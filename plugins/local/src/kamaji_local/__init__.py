@@ -6,6 +6,7 @@ by ``PathMap``) and waits on the rendered probes. ``down(LocalTenant(dir))`` sto
 docs/local.md.
 """
 
+from kamaji_local import procs
 from kamaji_local.paths import Mount, PathMap
 from kamaji_local.pod import CA_DIRECTORIES, LOCAL_FLAGS, ProcessSpec, container_process, expand, materialize
 from kamaji_local.runtime import LocalTenant, UpResult, default_state_dir, down, load_documents, tenant_dir, up
@@ -24,6 +25,7 @@ __all__ = [
     "expand",
     "load_documents",
     "materialize",
+    "procs",
     "tenant_dir",
     "up",
 ]

@@ -422,13 +422,16 @@ def _wait_ready(
         _wait(_probe_ok(probe.url, context), deadline, f"{spec.name} {probe.kind} probe {probe.url}", records)
 
 
-def kubectl(kubeconfig: Path, *args: str, input: str | None = None, check: bool = True) -> str:
-    """``kubectl --kubeconfig <kubeconfig> <args>``; ToolError with stderr on failure."""
+def kubectl(kubeconfig: Path, *args: str, input: str | None = None, check: bool = True, stderr: bool = False) -> str:
+    """``kubectl --kubeconfig <kubeconfig> <args>``: its stdout (plus stderr with ``stderr``); ToolError with
+    stderr on failure when ``check``, else "" on failure."""
     argv = [str(binaries.find("kubectl")), f"--kubeconfig={kubeconfig}", "--request-timeout=20s", *args]
     result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=60, check=False)
     if check and result.returncode != 0:
         raise ToolError(f"kubectl {' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}")
-    return result.stdout
+    if stderr:
+        return result.stdout + result.stderr
+    return result.stdout if result.returncode == 0 else ""
 
 
 def apply_tenant(rendered: Rendered, kubeconfig: Path, deadline: float, records: Sequence[procs.Record]) -> None:
