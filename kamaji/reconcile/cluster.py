@@ -259,12 +259,19 @@ class KubernetesCluster:
 
 
 class CountingCluster:
-    """Wraps a ``Cluster`` and counts calls per verb (``reads``, ``writes``; ``log`` lists the writes)."""
+    """Wraps a ``Cluster`` and counts calls per verb (``reads``, ``writes``; ``log`` lists the writes); thread-safe."""
 
     def __init__(self, inner: Cluster) -> None:
         self.inner = inner
         self.calls: Counter[str] = Counter()
         self.log: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+
+    def _count(self, verb: str, entry: tuple[str, str, str] | None = None) -> None:
+        with self._lock:
+            self.calls[verb] += 1
+            if entry is not None:
+                self.log.append(entry)
 
     @property
     def reads(self) -> int:
@@ -279,24 +286,21 @@ class CountingCluster:
         self.log.clear()
 
     def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> Obj | None:
-        self.calls["get"] += 1
+        self._count("get")
         return self.inner.get(api_version, kind, namespace, name)
 
     def list(self, api_version: str, kind: str, namespace: str | None, labels: Mapping[str, str]) -> list[Obj]:
-        self.calls["list"] += 1
+        self._count("list")
         return self.inner.list(api_version, kind, namespace, labels)
 
     def apply(self, obj: Mapping[str, Any]) -> Obj:
-        self.calls["apply"] += 1
-        self.log.append(("apply", obj["kind"], obj["metadata"]["name"]))
+        self._count("apply", ("apply", obj["kind"], obj["metadata"]["name"]))
         return self.inner.apply(obj)
 
     def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
-        self.calls["delete"] += 1
-        self.log.append(("delete", kind, name))
+        self._count("delete", ("delete", kind, name))
         return self.inner.delete(api_version, kind, namespace, name)
 
     def patch_status(self, obj: Mapping[str, Any]) -> Obj:
-        self.calls["patch_status"] += 1
-        self.log.append(("patch_status", obj["kind"], obj["metadata"]["name"]))
+        self._count("patch_status", ("patch_status", obj["kind"], obj["metadata"]["name"]))
         return self.inner.patch_status(obj)

@@ -14,6 +14,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +62,7 @@ MAX_BACKOFF = timedelta(minutes=5)
 _OBSERVED_KINDS = (("v1", "Secret"), ("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "Deployment"))
 _INGRESS = ("networking.k8s.io/v1", "Ingress")
 _TLSROUTE = ("gateway.networking.k8s.io/v1alpha2", "TLSRoute")
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kamaji-observe")
 
 
 @attrs.frozen
@@ -202,6 +204,10 @@ def reconcile(
             own_pool.close()
 
 
+def _spec_json(raw: Mapping[str, Any]) -> str:
+    return json.dumps(raw.get("spec") or {}, sort_keys=True, separators=(",", ":"))
+
+
 def _messages(exc: ValidationError) -> str:
     return "; ".join(str(e) for e in exc.errors) or str(exc)
 
@@ -310,15 +316,17 @@ class _Pass:
         return ds, resolve(ds, read_secret)
 
     def _observe(self, tcp: TenantControlPlane) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every object of the tenant, one list per kind (the lists run concurrently: they are independent)."""
         labels = {NAME_LABEL: self.name}
         kinds = list(_OBSERVED_KINDS)
         if tcp.spec.control_plane.ingress is not None or self._status_had("ingress"):
             kinds.append(_INGRESS)
         if tcp.spec.control_plane.gateway is not None or self._status_had("gateway"):
             kinds.append(_TLSROUTE)
+        lists = _POOL.map(lambda kind: self.cluster.list(kind[0], kind[1], self.namespace, labels), kinds)
         seen: dict[tuple[str, str], dict[str, Any]] = {}
-        for api_version, kind in kinds:
-            for obj in self.cluster.list(api_version, kind, self.namespace, labels):
+        for (_, kind), objects in zip(kinds, lists, strict=True):
+            for obj in objects:
                 owners = obj["metadata"].get("ownerReferences") or ()
                 if owners and not any(o.get("uid") == self.uid for o in owners):
                     continue  # a same-named tenant's leftovers, or someone else's object
@@ -487,7 +495,7 @@ class _Pass:
         errors = api.validate(tcp, datastores=datastores)
         last = ((self.raw.get("metadata") or {}).get("annotations") or {}).get(LAST_SPEC_ANNOTATION)
         reason = "InvalidSpec"
-        if last and not errors:
+        if last and not errors and last != _spec_json(self.raw):
             old_raw = {**self.raw, "spec": json.loads(last), "status": None}
             old_raw.pop("status")
             old = api.default(api.load(old_raw, TenantControlPlane), datastore=self.default_datastore)
@@ -499,7 +507,7 @@ class _Pass:
 
     def _ensure_tcp_metadata(self) -> None:
         meta = self.raw.get("metadata") or {}
-        spec_json = json.dumps(self.raw.get("spec") or {}, sort_keys=True, separators=(",", ":"))
+        spec_json = _spec_json(self.raw)
         if (
             FINALIZER in (meta.get("finalizers") or ())
             and (meta.get("annotations") or {}).get(LAST_SPEC_ANNOTATION) == spec_json
