@@ -95,7 +95,7 @@ def run(
             if result.error is not None:
                 raise SystemExit(f"{body['metadata']['name']}: {result.error}")
         create_writes, create_reads = counter.writes, counter.reads
-        fresh = [b for b in cluster.list(api.API_VERSION, "TenantControlPlane", namespace, {})]
+        fresh = cluster.list(api.API_VERSION, "TenantControlPlane", namespace, {})
         fresh = [b for b in fresh if b["metadata"]["name"].startswith("bench-")]
         counter.reset()
         noop: list[float] = []

@@ -162,7 +162,8 @@ class KubernetesCluster:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
-            body = json.dumps(body, separators=(",", ":"))
+            if content_type != "application/json":  # the client re-encodes JSON bodies itself, not YAML ones
+                body = json.dumps(body, separators=(",", ":"))
         resource = path + ("?" + urlencode(list(query)) if query else "")
         try:
             _, url, headers, _, _ = self.api_client.param_serialize(

@@ -15,6 +15,7 @@ import pytest
 
 from kamaji import api
 from kamaji.reconcile import CountingCluster, DriverPool, KubernetesCluster, ReconcileResult, reconcile
+from kamaji.testing.etcd import EtcdServer
 from kamaji.testing.kubernetes import KubeAPIServer
 from kamaji.testing.postgres import PostgresServer
 
@@ -133,3 +134,48 @@ def management(reconcile_apiserver: KubeAPIServer, postgres_server: PostgresServ
     finally:
         m.drivers.close()
         m.cluster.close()
+
+
+@pytest.fixture(scope="session")
+def reconcile_etcd() -> Iterator[EtcdServer]:
+    """An etcd with TLS of the reconcile tests' own: the etcd driver enables auth on it."""
+    server = EtcdServer(tls=True, name="kamaji-reconcile-etcd")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def etcd_datastore(management: Management, reconcile_etcd: EtcdServer) -> str:
+    """DataStore ``etcd`` on ``reconcile_etcd``: the CA (with its key, to sign tenants' client certificates) and the
+    admin client certificate inline."""
+    server = reconcile_etcd
+    assert server.ca is not None
+    assert server.client_cert is not None
+
+    def content(path: Path) -> dict[str, str]:
+        return {"content": base64.b64encode(path.read_bytes()).decode()}
+
+    ds = {
+        "apiVersion": api.API_VERSION,
+        "kind": "DataStore",
+        "metadata": {"name": "etcd"},
+        "spec": {
+            "driver": "etcd",
+            "endpoints": [server.endpoint.removeprefix("https://")],
+            "tlsConfig": {
+                "certificateAuthority": {
+                    "certificate": content(server.ca.cert),
+                    "privateKey": content(server.ca.pair.key),
+                },
+                "clientCertificate": {
+                    "certificate": content(server.client_cert.cert),
+                    "privateKey": content(server.client_cert.key),
+                },
+            },
+        },
+    }
+    management.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(ds))
+    return "etcd"

@@ -41,7 +41,9 @@ def _wait(m: Management, what: str, *args: str) -> None:
     m.kubectl("wait", what, *args, "-n", NS, "--timeout=90s")
 
 
-def test_the_operator_creates_readies_and_deletes_a_tenant(management: Management, operator: ManagedProcess, reconcile_gc: object) -> None:
+def test_the_operator_creates_readies_and_deletes_a_tenant(
+    management: Management, operator: ManagedProcess, reconcile_gc: object
+) -> None:
     m = management
     m.kubectl("apply", "-n", NS, "-f", str(EXAMPLE))
     _wait(m, "--for=jsonpath={.status.kubernetesResources.version.status}=Provisioning", "tcp/kopf-tenant")
