@@ -84,6 +84,8 @@ class Dialect:
     translate_start_key: Callable[[str], str] = _identity
     #: writes go through one in-process lock (single-writer databases: SQLite)
     serialize_writes: bool = False
+    #: the id a failed insert consumed in this session (PostgreSQL: the sequence's currval), filled at once
+    consumed_id_sql: str = ""
     #: statements run after a compaction (SQLite: a WAL checkpoint)
     post_compact: tuple[str, ...] = ()
     #: how to begin a transaction (SQLite: BEGIN IMMEDIATE)

@@ -301,11 +301,21 @@ class SQLLog:
             rev = int(cur.fetchone()[0]) if self.dialect.returning else int(cur.lastrowid)
         except Exception as exc:
             if self.dialect.is_unique_violation(exc):
+                self._fill_consumed(conn)
                 raise KeyExistsError(f"key {name!r} was changed by another writer") from exc
             raise
         finally:
             cur.close()
         return rev
+
+    def _fill_consumed(self, conn: Connection) -> None:
+        """A failed insert may have consumed an id (a PostgreSQL sequence): claim it with a gap row right away, so
+        watchers need not wait for the poll's gap timeout (kine waits ~1 s). Best effort."""
+        if not self.dialect.consumed_id_sql:
+            return
+        with contextlib.suppress(Exception):
+            consumed = int(self._run(conn, self.dialect.consumed_id_sql)[0][0])
+            self._run(conn, self.dialect.render(self.dialect.fill_sql), [consumed, f"gap-{consumed}"], fetch=False)
 
     def _append(self, conn: Connection, row: Row) -> Event:
         hub = self.hub

@@ -15,6 +15,7 @@ from kamaji.bridge.dialect import Dialect
 from kamaji.bridge.endpoint import dialect_for
 from kamaji.bridge.log import SQLLog
 from kamaji.bridge.server import BridgeServer
+from kamaji.errors import KeyExistsError
 from kamaji.etcd._pb import kv_pb2, rpc_pb2
 from kamaji.testing.kine import KineServer
 from kamaji.testing.mariadb import MariaDBServer
@@ -127,3 +128,20 @@ def test_kine_and_the_bridge_share_a_database(database: tuple[Dialect, Callable[
             log.close()
         assert kine.etcdctl("get", "/k/b", "--print-value-only") == "from-bridge\n"
         assert kine.etcdctl("get", "--prefix", "/k/", "--keys-only") == "/k/a\n\n/k/b\n\n"
+
+
+def test_postgresql_fills_the_id_a_failed_insert_consumed_at_once(postgres_server: PostgresServer) -> None:
+    """A unique violation still takes a value from the sequence; the bridge claims it with kine's gap row
+    immediately (currval), where kine's poll waits about a second before filling."""
+    log = fresh_log(POSTGRESQL, postgres_server.kine_endpoint(f"bridge_gap_{next(_databases)}"))
+    try:
+        first = log.put(b"/gap/k", b"1")
+        assert first.kv.mod_revision == 3
+        with log.pool.connection() as conn, pytest.raises(KeyExistsError):
+            log._insert(conn, "/gap/k", True, False, 0, 0, 0, b"dup", None)  # (name, prev_revision=0) exists
+        with log.pool.connection() as conn:
+            assert log._run(conn, "SELECT id, name, deleted FROM kine WHERE id = 4") == [(4, "gap-4", 1)]
+        assert log.put(b"/gap/k", b"2").kv.mod_revision == 5
+        assert [r.id for r in log.tail(2)] == [3, 4, 5]
+    finally:
+        log.close()

@@ -173,4 +173,5 @@ DIALECT: Any = attrs.evolve(
     connect=connect,
     translate_start_key=_no_nul,
     size_sql="SELECT pg_total_relation_size('kine')",
+    consumed_id_sql="SELECT currval(pg_get_serial_sequence('kine', 'id'))",
 )
