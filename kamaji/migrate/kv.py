@@ -179,10 +179,11 @@ _COUNT_SQL = (
     "GROUP BY mkv.name) AS maxkv ON maxkv.id = kv.id "
     "WHERE kv.deleted = 0"
 )
-#: a create row as kine writes it: created = 1, create_revision 0 (its own id), no previous row, no lease
+#: a create row as kine writes it: created = 1, create_revision 0 (its own id), no previous row, no lease; every
+#: column a parameter, so PyMySQL's executemany batches the rows into multi-row INSERTs
 _INSERT_SQL = (
     "INSERT INTO kine(name, created, deleted, create_revision, prev_revision, lease, value, old_value) "
-    "VALUES (?, 1, 0, 0, 0, 0, ?, NULL)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -329,7 +330,10 @@ class SQLKV:
                     if replace:
                         marks = ", ".join("?" * len(names))
                         cur.execute(self._render(f"DELETE FROM kine WHERE name IN ({marks})"), tuple(names))
-                    cur.executemany(self._render(_INSERT_SQL), [(n, v) for n, (_, v) in zip(names, items, strict=True)])
+                    cur.executemany(
+                        self._render(_INSERT_SQL),
+                        [(n, 1, 0, 0, 0, 0, v, None) for n, (_, v) in zip(names, items, strict=True)],
+                    )
                     cur.execute("COMMIT")
                 except BaseException:
                     with contextlib.suppress(Exception):
