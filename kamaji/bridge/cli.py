@@ -48,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compact-batch-size", type=int, default=1000)
     p.add_argument("--datastore-max-open-connections", type=int, default=16)
     p.add_argument("--max-workers", type=int, default=256, help="gRPC worker threads")
+    p.add_argument(
+        "--notify", action="store_true", help="PostgreSQL: NOTIFY other bridges on the same database of each write"
+    )
     p.add_argument("--metrics-bind-address", default="", help="accepted for kine compatibility; no metrics yet")
     p.add_argument("--debug", action="store_true")
 
@@ -78,6 +81,7 @@ def build(args: argparse.Namespace) -> BridgeServer:
         pool_size=args.datastore_max_open_connections,
         min_retain=args.compact_min_retain,
         compact_batch=args.compact_batch_size,
+        notify=args.notify,
     )
     tls = None
     if args.server_cert_file or args.server_key_file:

@@ -11,6 +11,7 @@ Templates use ``?`` for parameters and ``{where}`` for the key predicate built b
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -84,6 +85,10 @@ class Dialect:
     translate_start_key: Callable[[str], str] = _identity
     #: writes go through one in-process lock (single-writer databases: SQLite)
     serialize_writes: bool = False
+    #: cross-process wake-ups (PostgreSQL LISTEN/NOTIFY): ``notify_insert_sql`` replaces ``insert_sql`` when the log
+    #: is asked to notify; ``listen(dsn, wake, stop)`` blocks, calling ``wake()`` per notification, until ``stop``
+    notify_insert_sql: str = ""
+    listen: Callable[[str, Callable[[], None], threading.Event], None] | None = None
     #: the id a failed insert consumed in this session (PostgreSQL: the sequence's currval), filled at once
     consumed_id_sql: str = ""
     #: statements run after a compaction (SQLite: a WAL checkpoint)

@@ -193,7 +193,12 @@ class SQLLog:
         pool_size: int = 16,
         min_retain: int = 1000,
         compact_batch: int = 1000,
+        notify: bool = False,
     ) -> None:
+        if notify and not dialect.notify_insert_sql:
+            raise InvalidRequestError(f"the {dialect.name} dialect has no cross-process notifications")
+        #: each insert also notifies other bridges listening on the database (PostgreSQL NOTIFY)
+        self.notify = notify
         self.dialect = dialect
         self.dsn = dsn
         self.min_retain = min_retain
@@ -297,7 +302,8 @@ class SQLLog:
         params = [name, int(created), int(deleted), create_revision, prev_revision, lease, value, old_value]
         cur = conn.cursor()
         try:
-            cur.execute(self.dialect.render(self.dialect.insert_sql), tuple(params))
+            sql = self.dialect.notify_insert_sql if self.notify else self.dialect.insert_sql
+            cur.execute(self.dialect.render(sql), tuple(params))
             rev = int(cur.fetchone()[0]) if self.dialect.returning else int(cur.lastrowid)
         except Exception as exc:
             if self.dialect.is_unique_violation(exc):

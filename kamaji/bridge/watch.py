@@ -53,20 +53,41 @@ class Hub:
         self._thread: threading.Thread | None = None
         self._gap: tuple[int, float] | None = None
         self._inflight = 0
+        self._kicked = False
+        self._listener: threading.Thread | None = None
+        self._listening = threading.Event()
 
     def start(self) -> Hub:
         self.revision = self.log.current_revision()
         self.log.hub = self
         self._thread = threading.Thread(target=self._run, name="kamaji-bridge-watch-hub", daemon=True)
         self._thread.start()
+        listen = self.log.dialect.listen
+        if listen is not None:
+            self._listener = threading.Thread(
+                target=self._listen, args=(listen,), name="kamaji-bridge-listen", daemon=True
+            )
+            self._listener.start()
         return self
 
+    def _listen(self, listen: Callable[[str, Callable[[], None], threading.Event], None]) -> None:
+        """Other bridges' writes, announced by the database (LISTEN/NOTIFY): poll now instead of at the interval."""
+        while not self._listening.is_set():
+            try:
+                listen(self.log.dsn, self.kick, self._listening)
+            except Exception:
+                logger.warning("listening for notifications failed; retrying", exc_info=True)
+                self._listening.wait(1.0)
+
     def stop(self) -> None:
+        self._listening.set()
         with self.lock:
             self._stop = True
             self.lock.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._listener is not None:
+            self._listener.join(timeout=10)
         self.log.hub = None
 
     # ---- registration (callers hold no lock; callbacks run under self.lock)
@@ -105,8 +126,10 @@ class Hub:
             self.lock.notify_all()
 
     def kick(self) -> None:
+        """Look in the table now (someone else wrote)."""
         with self.lock:
             self._wake = True
+            self._kicked = True
             self.lock.notify_all()
 
     def wait_for(self, revision: int, timeout: float) -> bool:
@@ -136,6 +159,7 @@ class Hub:
                 if self._stop:
                     return
                 self._wake = False
+                kicked, self._kicked = self._kicked, False
                 batch = self._take_pending()
                 if batch:
                     self._deliver(batch, batch[-1].kv.mod_revision)
@@ -143,7 +167,7 @@ class Hub:
                 waiting_for_local = self._inflight > 0
             now = time.monotonic()
             due = now - last_poll >= self.poll_interval
-            if due or (not waiting_for_local and (not batch or self._pending)):
+            if due or kicked or (not waiting_for_local and (not batch or self._pending)):
                 last_poll = now
                 try:
                     self._poll()

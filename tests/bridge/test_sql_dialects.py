@@ -145,3 +145,25 @@ def test_postgresql_fills_the_id_a_failed_insert_consumed_at_once(postgres_serve
         assert [r.id for r in log.tail(2)] == [3, 4, 5]
     finally:
         log.close()
+
+
+def test_postgresql_notify_wakes_other_bridges(postgres_server: PostgresServer) -> None:
+    """Two bridges on one database, polling only every 60 s: a write through one reaches a watcher on the other
+    through LISTEN/NOTIFY, long before any poll."""
+    dsn = postgres_server.kine_endpoint(f"bridge_notify_{next(_databases)}")
+    fresh_log(POSTGRESQL, dsn).close()
+    a = BridgeServer(SQLLog(POSTGRESQL, dsn, notify=True), "127.0.0.1:0", poll_interval=60, progress_interval=0)
+    b = BridgeServer(SQLLog(POSTGRESQL, dsn, notify=True), "127.0.0.1:0", poll_interval=60, progress_interval=0)
+    with a, b:
+        to_a = grpc.insecure_channel(f"127.0.0.1:{a.port}")
+        to_b = grpc.insecure_channel(f"127.0.0.1:{b.port}")
+        watch = WatchClient(Stubs(to_b).watch)
+        try:
+            assert watch.create(b"/notify/", b"/notify0").created
+            Stubs(to_a).put(b"/notify/k", b"through-a")
+            (event,) = watch.events(1, timeout=20)  # well inside the 60 s poll: the notification woke it
+            assert (event.kv.key, event.kv.value) == (b"/notify/k", b"through-a")
+        finally:
+            watch.close()
+            to_a.close()
+            to_b.close()

@@ -10,7 +10,8 @@ database defaults to ``kubernetes``, is lower-cased, and is created when missing
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -145,6 +146,23 @@ def connect(dsn: str) -> Connection:
     return cast(Connection, _FastConnection(conn))
 
 
+CHANNEL = "kamaji_bridge"
+NOTIFY_INSERT_SQL = (
+    "WITH ins AS (INSERT INTO kine(name, created, deleted, create_revision, prev_revision, lease, value, old_value) "
+    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id) SELECT id, pg_notify('{CHANNEL}', id::text) FROM ins"
+)
+
+
+def listen(dsn: str, wake: Callable[[], None], stop: threading.Event) -> None:
+    """LISTEN on the bridge's channel until ``stop``; ``wake()`` once per batch of notifications."""
+    target, _ = database_of(dsn)
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(f"LISTEN {CHANNEL}")
+        while not stop.is_set():
+            if any(True for _ in conn.notifies(timeout=0.5, stop_after=1)):
+                wake()
+
+
 def _unique(exc: BaseException) -> bool:
     return isinstance(exc, errors.UniqueViolation)
 
@@ -174,4 +192,6 @@ DIALECT: Any = attrs.evolve(
     translate_start_key=_no_nul,
     size_sql="SELECT pg_total_relation_size('kine')",
     consumed_id_sql="SELECT currval(pg_get_serial_sequence('kine', 'id'))",
+    notify_insert_sql=NOTIFY_INSERT_SQL,
+    listen=listen,
 )
