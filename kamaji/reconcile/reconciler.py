@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -92,27 +93,36 @@ class ReconcileResult:
 
 
 class DriverPool:
-    """Open datastore drivers, one per resolved DataStore (a changed credential opens a new one). Reuse one pool
-    across passes so admin connections are kept; ``close()`` when done."""
+    """Open datastore drivers, one per resolved DataStore and thread (a driver holds one admin connection and is not
+    thread-safe; a changed credential opens a new one). Reuse one pool across passes so admin connections are
+    kept; ``close()`` when done."""
 
     def __init__(self, opener: Callable[[ResolvedDataStore], DatastoreDriver] = open_driver) -> None:
         self._opener = opener
-        self._drivers: dict[str, tuple[ResolvedDataStore, DatastoreDriver]] = {}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[DatastoreDriver] = []
 
     def __call__(self, datastore: ResolvedDataStore) -> DatastoreDriver:
-        held = self._drivers.get(datastore.name)
+        drivers: dict[str, tuple[ResolvedDataStore, DatastoreDriver]] = self._local.__dict__.setdefault("drivers", {})
+        held = drivers.get(datastore.name)
         if held is not None:
             if held[0] == datastore:
                 return held[1]
             held[1].close()
         driver = self._opener(datastore)
-        self._drivers[datastore.name] = (datastore, driver)
+        drivers[datastore.name] = (datastore, driver)
+        with self._lock:
+            self._all.append(driver)
         return driver
 
     def close(self) -> None:
-        for _, driver in self._drivers.values():
+        """Close every driver this pool opened, in every thread."""
+        with self._lock:
+            opened, self._all = self._all, []
+        for driver in opened:
             driver.close()
-        self._drivers.clear()
+        self._local = threading.local()
 
     def __enter__(self) -> DriverPool:
         return self
