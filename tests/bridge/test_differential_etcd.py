@@ -1,7 +1,8 @@
 """Differential: random operation sequences against the bridge and against real etcd (3.6, built) agree.
 
 Both answer the same gRPC requests; revisions are compared relative to each server's revision before the sequence
-(each sequence uses its own key prefix). Documented, kine-compatible differences are left out of the comparison:
+(each sequence uses its own key prefix), then the sequence's history is compared through Watch (with prev_kv).
+Documented, kine-compatible differences are left out of the comparison:
 ``version`` (the bridge reports 0) and multi-key DeleteRange revisions (single-key deletes only here).
 """
 
@@ -17,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.etcdwire import Stubs
+from bridge.etcdwire import Stubs, WatchClient
 from kamaji.bridge.log import SQLLog
 from kamaji.bridge.server import BridgeServer
 from kamaji.bridge.sqlite import DIALECT
-from kamaji.etcd._pb import rpc_pb2
+from kamaji.etcd._pb import kv_pb2, rpc_pb2
 from kamaji.testing.etcd import EtcdServer
 
 pytestmark = pytest.mark.servers
@@ -123,7 +124,36 @@ class Side:
             return self.rel(r.header.revision), self.kvs(r.kvs), r.count, r.more
         rev = self.base + op[1]
         kv.Compact(rpc_pb2.CompactionRequest(revision=rev), timeout=10)
+        self.compacted = max(self.compacted, op[1])
         return "compacted"
+
+    compacted = 0
+
+    def history(self) -> Any:
+        """Watch the prefix from the sequence's first revision: the events (or the compaction cancel), relative."""
+        current = self.stubs.kv.Range(rpc_pb2.RangeRequest(key=b"/nothing"), timeout=10).header.revision
+        watch = WatchClient(self.stubs.watch)
+        try:
+            end = self.prefix[:-1] + bytes([self.prefix[-1] + 1])
+            assert watch.create(self.prefix, end, start_revision=self.base + 1, prev_kv=True).created
+            events: list[Any] = []
+            while len(events) < current - self.base:
+                response = watch.next(timeout=10)
+                if response.canceled:
+                    return ("canceled", self.rel(response.compact_revision))
+                events.extend(response.events)
+        finally:
+            watch.close()
+
+        def kv(m: Any) -> tuple[bytes, bytes, int, int]:
+            return (m.key, m.value, self.rel(m.create_revision), self.rel(m.mod_revision))
+
+        out = []
+        for e in events:
+            if e.type == kv_pb2.Event.DELETE and self.rel(e.kv.mod_revision) == self.compacted:
+                continue  # a tombstone at exactly the compacted revision may be gone (etcd) or kept (the bridge)
+            out.append((e.type, kv(e.kv), kv(e.prev_kv) if e.HasField("prev_kv") else None))
+        return out
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -134,6 +164,8 @@ def test_bridge_and_etcd_agree(pair: tuple[Stubs, Stubs], sequence: list[tuple[A
     for step, op in enumerate(sequence):
         got, want = bridge.apply(op), etcd.apply(op)
         assert got == want, f"step {step} {op}: bridge {got} != etcd {want}"
+    # the same history through Watch: events, prev_kv, and the compaction cancel
+    assert bridge.history() == etcd.history()
 
 
 def test_the_comparison_sees_differences(tmp_path: Path) -> None:
