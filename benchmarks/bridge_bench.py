@@ -17,7 +17,9 @@ includes the write itself). Throughput is completed requests per second of wall 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import multiprocessing
 import os
 import platform
 import queue
@@ -25,7 +27,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
+from typing import Any
 
 import attrs
 import grpc
@@ -176,6 +180,69 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+class _EmptyKV(rpc_pb2_grpc.KVServicer):
+    def Range(self, request: rpc_pb2.RangeRequest, context: grpc.ServicerContext) -> rpc_pb2.RangeResponse:
+        return rpc_pb2.RangeResponse(header=rpc_pb2.ResponseHeader(revision=1))
+
+
+class _AsyncEmptyKV(rpc_pb2_grpc.KVServicer):
+    async def Range(  # type: ignore[override]
+        self, request: rpc_pb2.RangeRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> rpc_pb2.RangeResponse:
+        return rpc_pb2.RangeResponse(header=rpc_pb2.ResponseHeader(revision=1))
+
+
+def _floor_server(kind: str, ready: Any) -> None:
+    """A gRPC server whose Range does nothing (run in a child process)."""
+    if kind == "sync":
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=64), options=[("grpc.so_reuseport", 0)])
+        rpc_pb2_grpc.add_KVServicer_to_server(_EmptyKV(), server)  # type: ignore[no-untyped-call]
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        ready.put(port)
+        server.wait_for_termination()
+        return
+
+    async def serve() -> None:
+        aserver = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        rpc_pb2_grpc.add_KVServicer_to_server(_AsyncEmptyKV(), aserver)  # type: ignore[no-untyped-call]
+        aport = aserver.add_insecure_port("127.0.0.1:0")
+        await aserver.start()
+        ready.put(aport)
+        await aserver.wait_for_termination()
+
+    asyncio.run(serve())
+
+
+def grpc_floor(kind: str, workers: int, requests: int) -> float:
+    """Server CPU µs per request of an empty Range handler, same client shape as the benchmark."""
+    ready: Any = multiprocessing.Queue()
+    child = multiprocessing.Process(target=_floor_server, args=(kind, ready), daemon=True)
+    child.start()
+    try:
+        port = ready.get(timeout=30)
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        kv = rpc_pb2_grpc.KVStub(channel)
+
+        def work() -> None:
+            for _ in range(requests):
+                kv.Range(rpc_pb2.RangeRequest(key=b"/x"), timeout=30)
+
+        assert child.pid is not None
+        before = process_cpu(child.pid)
+        threads = [threading.Thread(target=work) for _ in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        used = process_cpu(child.pid) - before
+        channel.close()
+        return used / (workers * requests) * 1e6
+    finally:
+        child.kill()
+        child.join(10)
+
+
 def goals(best: dict[str, Result]) -> str:
     lines = []
     bridge, kine = best.get("bridge"), best.get("kine")
@@ -248,7 +315,13 @@ def main(argv: list[str] | None = None) -> int:
                     best[name] = result
     results = [best[name] for name in targets]
     text = table(results)
+    floors = {kind: grpc_floor(kind, args.workers, max(100, args.iterations)) for kind in ("sync", "aio")}
+    floor = (
+        f"gRPC floor (an empty Range handler, same client): {floors['sync']:.0f} µs of server CPU per request on "
+        f"grpcio's sync server (the bridge's), {floors['aio']:.0f} µs on grpc.aio."
+    )
     print(text)
+    print(floor)
     if args.append_to is not None:
         command = (
             f"python benchmarks/bridge_bench.py --workers {args.workers} --iterations {args.iterations} "
@@ -264,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         section = (
             "## Bridge: kamaji bridge vs kine vs etcd on PostgreSQL 15 (`benchmarks/bridge_bench.py`)\n\n"
-            f"{about}\n\n{text}\n\n{goals(best)}\n\nReproduce: `{command} --append-to docs/benchmarks.md`\n"
+            f"{about}\n\n{text}\n\n{goals(best)}\n\n{floor}\n\nReproduce: `{command} --append-to docs/benchmarks.md`\n"
         )
         write_section(args.append_to, section)
     return 0

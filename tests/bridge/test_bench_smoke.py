@@ -37,6 +37,7 @@ def test_bridge_bench_smoke(tmp_path: Path) -> None:
     assert all(row.rstrip(" |").endswith("| 0") for row in rows)
     text = doc.read_text()
     assert "kept" in text and text.count("<!-- bridge-bench:start -->") == 1
+    assert "gRPC floor (an empty Range handler, same client)" in text
     assert (
         "python benchmarks/bridge_bench.py --workers 2 --iterations 10 --repeat 1 --append-to docs/benchmarks.md"
         in text
