@@ -8,11 +8,13 @@ writing into a datastore nobody reads any more (Kamaji #708). See docs/migration
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from os import PathLike
+from typing import Generic, TypeVar
 
 import attrs
 
@@ -22,7 +24,10 @@ from kamaji.errors import DatastoreConflictError, SpecError
 from kamaji.migrate import stores
 from kamaji.migrate.checkpoint import Checkpoint, Checkpoints, FileCheckpoints, MemoryCheckpoints
 from kamaji.migrate.digest import Digest
-from kamaji.migrate.kv import MigrationError, TenantKV, iterate
+from kamaji.migrate.kv import MigrationError, Page, TenantKV, iterate
+
+T = TypeVar("T")
+_Item = Page | BaseException | None
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -172,25 +177,32 @@ def migrate(
             store.save(cp)
         froze = False  # from here on the checkpoint says a migration is under way: the freeze stays on failure
 
-        copied_now = 0
-        if cp.phase == "copy":
-            step("copy")
-            replace = resumed  # the first page after a restart may have been committed already
-            for n, page in enumerate(iterate(src, revision, cp.page_size, cp.last_key), start=1):
-                dst.write(page.items, replace=replace)
-                replace = False
-                step(f"committed:{n}")
-                cp = cp.evolve(last_key=page.last, copied=cp.copied + len(page.items))
+        # the source's side of the verification: every key at the snapshot revision, read in full on a connection
+        # of its own while the copy runs (the source is frozen: the same data as at any later revision)
+        size = cp.page_size
+        checker = _Background(lambda stop: _digest_of(source, tenant, revision, size, stop))
+        try:
+            if cp.phase == "copy":
+                step("copy")
+                replace = resumed  # the first page after a restart may have been committed already
+                pages = _prefetch(iterate(src, revision, cp.page_size, cp.last_key))
+                for n, page in enumerate(pages, start=1):
+                    dst.write(page.items, replace=replace)
+                    replace = False
+                    step(f"committed:{n}")
+                    cp = cp.evolve(last_key=page.last, copied=cp.copied + len(page.items))
+                    store.save(cp)
+                    report("copy", cp.copied, total)
+                    step(f"page:{n}")
+                cp = cp.evolve(phase="copied")
                 store.save(cp)
-                copied_now += len(page.items)
-                report("copy", cp.copied, total)
-                step(f"page:{n}")
-            cp = cp.evolve(phase="copied")
-            store.save(cp)
 
-        step("verify")
-        report("verify", cp.copied, total)
-        source_digest, target_digest = _verify(src, dst, cp.page_size)
+            step("verify")
+            report("verify", cp.copied, total)
+            target_digest = digest(dst, cp.page_size)
+            source_digest = checker.result()
+        finally:
+            checker.stop()
         if source_digest != target_digest:
             store.clear()
             src.unfreeze()
@@ -220,12 +232,91 @@ def migrate(
             dst.close()
 
 
-def _verify(src: TenantKV, dst: TenantKV, page_size: int) -> tuple[Digest, Digest]:
-    """Both digests, read at the same time (two connections, two threads)."""
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kamaji-verify") as pool:
-        a = pool.submit(digest, src, page_size)
-        b = pool.submit(digest, dst, page_size)
-        return a.result(), b.result()
+class _Background(Generic[T]):
+    """``fn(stop)`` in a thread of its own; ``result()`` joins it (re-raising its error), ``stop()`` asks it to end
+    and waits."""
+
+    def __init__(self, fn: Callable[[threading.Event], T]) -> None:
+        self._stop = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="kamaji-migrate", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[threading.Event], T]) -> None:
+        try:
+            self._value = fn(self._stop)
+        except BaseException as exc:
+            self._error = exc
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _digest_of(
+    datastore: ResolvedDataStore, tenant: TenantStorage, revision: int, page_size: int, stop: threading.Event
+) -> Digest:
+    kv = stores.open_kv(datastore, tenant)
+    try:
+        d = Digest()
+        for page in iterate(kv, revision, page_size):
+            if stop.is_set():
+                raise _Stopped
+            d = d.add(page.items)
+        return d
+    finally:
+        kv.close()
+
+
+def _prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
+    """``pages``, read ahead by a thread (at most ``depth`` pages waiting) so reads overlap the writes."""
+    ready: queue.Queue[_Item] = queue.Queue(maxsize=depth)
+
+    def produce(stop: threading.Event) -> None:
+        item: _Item = None
+        try:
+            for page in pages:
+                if not _offer(ready, page, stop):
+                    return
+        except BaseException as exc:
+            item = exc
+        _offer(ready, item, stop)
+
+    reader = _Background(produce)
+    try:
+        while True:
+            item = ready.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        reader.stop()
+
+
+def _offer(
+    q: queue.Queue[Page | BaseException | None], item: Page | BaseException | None, stop: threading.Event
+) -> bool:
+    """Put ``item`` unless ``stop`` is set first (the consumer went away)."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def release_source(tcp: TenantControlPlane, source: ResolvedDataStore) -> None:
