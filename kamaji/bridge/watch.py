@@ -195,7 +195,10 @@ class Hub:
         self._gap = None
         if events:
             for listener in list(self._listeners.values()):
-                listener(events)
+                try:
+                    listener(events)
+                except Exception:  # one broken stream must not stop delivery to the others
+                    logger.exception("a watch listener failed")
         self.lock.notify_all()
 
     def _poll(self) -> None:
