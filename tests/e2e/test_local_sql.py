@@ -14,6 +14,7 @@ from kamaji.api.datastore import DataStore
 from kamaji.testing.mariadb import MariaDBServer
 from kamaji.testing.postgres import PostgresServer
 from kamaji_local import UpResult
+from kamaji_local.pod import object_data
 from kamaji_local.runtime import kubectl, wait_for
 
 pytestmark = pytest.mark.servers
@@ -49,7 +50,14 @@ def test_the_sidecar_is_what_was_asked_for(sql_tenant: tuple[str, UpResult]) -> 
     else:
         assert "/kine-" in argv and "kamaji.bridge" not in argv
     assert "unix://" + str(result.tenant.volumes / "kine-uds" / "kine") in argv
-    assert "$(DB_PASSWORD)" in argv  # the log shows the argv before expansion: no password in it
+    assert "$(DB_PASSWORD)" in argv  # the log shows the argv before expansion
+    config = object_data(result.rendered.find("Secret", f"{result.tcp.metadata.name}-datastore-config"))
+    password = config["DB_PASSWORD"].decode()
+    assert len(password) >= 32
+    for log in result.tenant.logs.iterdir():
+        text = log.read_text()
+        assert password not in text, log
+        assert "PRIVATE KEY" not in text, log
 
 
 def test_kubectl_and_leases(sql_tenant: tuple[str, UpResult]) -> None:

@@ -4,6 +4,7 @@ the process descriptions of a rendered tenant (no server needed)."""
 from __future__ import annotations
 
 import base64
+import os
 import stat
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from kamaji import api
 from kamaji.cli_render import DEMO_NOW, DEMO_SEED, demo_datastore, render_tenant
 from kamaji.errors import MissingInputError, RenderError, ToolError
-from kamaji_local import LOCAL_FLAGS, Mount, PathMap, container_process, expand, materialize
+from kamaji_local import LOCAL_FLAGS, Mount, PathMap, container_process, expand, materialize, procs
 from kamaji_local.pod import component_of, override_flags
 
 
@@ -151,3 +152,12 @@ def test_unknown_commands_are_refused() -> None:
         component_of({"name": "extra", "command": ["my-sidecar"]})
     with pytest.raises(RenderError, match="no command"):
         component_of({"name": "extra", "image": "busybox"})
+
+
+def test_a_recycled_pid_is_never_signalled() -> None:
+    me = procs.Record("imposter", os.getpid(), start_ticks=1, log=os.devnull)  # this PID, another start time
+    assert not procs.alive(me)
+    assert procs.stop(me) is False  # this very process is still running: it was not signalled
+    gone = procs.Record("gone", 2**22 + 1, start_ticks=1, log=os.devnull)
+    assert not procs.alive(gone)
+    assert procs.stop(gone) is False
