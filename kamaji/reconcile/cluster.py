@@ -78,12 +78,23 @@ class ResourceInfo:
         return base
 
 
+_RBAC = "rbac.authorization.k8s.io/v1"
 _KNOWN: dict[tuple[str, str], ResourceInfo] = {
     ("v1", "Secret"): ResourceInfo("v1", "secrets", True),
     ("v1", "ConfigMap"): ResourceInfo("v1", "configmaps", True),
     ("v1", "Service"): ResourceInfo("v1", "services", True),
     ("v1", "Namespace"): ResourceInfo("v1", "namespaces", False),
+    ("v1", "ServiceAccount"): ResourceInfo("v1", "serviceaccounts", True),
     ("apps/v1", "Deployment"): ResourceInfo("apps/v1", "deployments", True),
+    ("apps/v1", "DaemonSet"): ResourceInfo("apps/v1", "daemonsets", True),
+    ("rbac.authorization.k8s.io/v1", "Role"): ResourceInfo("rbac.authorization.k8s.io/v1", "roles", True),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ResourceInfo("rbac.authorization.k8s.io/v1", "rolebindings", True),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): ResourceInfo(
+        "rbac.authorization.k8s.io/v1", "clusterroles", False
+    ),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ResourceInfo(
+        "rbac.authorization.k8s.io/v1", "clusterrolebindings", False
+    ),
     ("networking.k8s.io/v1", "Ingress"): ResourceInfo("networking.k8s.io/v1", "ingresses", True),
     ("kamaji.clastix.io/v1alpha1", "TenantControlPlane"): ResourceInfo(
         "kamaji.clastix.io/v1alpha1", "tenantcontrolplanes", True
@@ -137,6 +148,18 @@ class KubernetesCluster:
         configuration = client.Configuration()
         config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=path, context=context, client_configuration=configuration
+        )
+        return cls(client.ApiClient(configuration), timeout=timeout)
+
+    @classmethod
+    def from_kubeconfig_bytes(cls, data: bytes, *, timeout: float = 30.0) -> KubernetesCluster:
+        """From a kubeconfig's content, e.g. a tenant's admin kubeconfig read from its Secret."""
+        import yaml
+        from kubernetes import client, config
+
+        configuration = client.Configuration()
+        config.load_kube_config_from_dict(  # type: ignore[no-untyped-call]
+            yaml.safe_load(data), client_configuration=configuration
         )
         return cls(client.ApiClient(configuration), timeout=timeout)
 

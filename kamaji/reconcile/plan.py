@@ -18,9 +18,11 @@ from kamaji.render import sha256_json
 __all__ = [
     "APPLIED_ANNOTATION",
     "FINALIZER",
+    "KUBECONFIG_KEY_ANNOTATION",
     "LAST_SPEC_ANNOTATION",
     "PAUSED_ANNOTATION",
     "SECRET_FILES",
+    "TENANT_ANNOTATION",
     "Action",
     "address_from_service",
     "apply_rank",
@@ -39,12 +41,24 @@ PAUSED_ANNOTATION = "kamaji.clastix.io/paused"
 APPLIED_ANNOTATION = "kamaji.clastix.io/applied-sha256"
 """sha256 of the canonical JSON of the object as kamaji last applied it: equal means nothing to write."""
 LAST_SPEC_ANNOTATION = "kamaji.clastix.io/last-applied-spec"
+TENANT_ANNOTATION = "kamaji.clastix.io/tenant-applied-sha256"
+"""sha256 over the applied checksums of every tenant-side object last applied inside the tenant cluster."""
+KUBECONFIG_KEY_ANNOTATION = "kamaji.clastix.io/kubeconfig-secret-key"
 """The TCP spec of the last pass that applied it (JSON), the ``old`` of ``api.validate_update``."""
 NAME_LABEL = "kamaji.clastix.io/name"
 PROJECT_LABEL = "kamaji.clastix.io/project"
 
 Verb = Literal[
-    "apply", "delete", "status", "provision", "teardown", "seed", "finalizer", "release-finalizer", "reissue"
+    "apply",
+    "delete",
+    "status",
+    "provision",
+    "teardown",
+    "seed",
+    "finalizer",
+    "release-finalizer",
+    "reissue",
+    "tenant-apply",
 ]
 
 

@@ -8,6 +8,7 @@ draws the tenant's seed once from ``entropy`` and reads the time from ``clock``.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -33,11 +34,14 @@ from kamaji.errors import (
 )
 from kamaji.reconcile.cluster import Cluster
 from kamaji.reconcile.plan import (
+    APPLIED_ANNOTATION,
     FINALIZER,
+    KUBECONFIG_KEY_ANNOTATION,
     LAST_SPEC_ANNOTATION,
     NAME_LABEL,
     PAUSED_ANNOTATION,
     PROJECT_LABEL,
+    TENANT_ANNOTATION,
     Action,
     address_from_service,
     apply_rank,
@@ -50,7 +54,7 @@ from kamaji.reconcile.plan import (
     rotate_requests,
     stamp,
 )
-from kamaji.render import Images, StorageConnection, kamaji_md5, render
+from kamaji.render import Images, StorageConnection, kamaji_md5, render, sha256_json
 
 __all__ = ["DriverPool", "ReconcileResult", "reconcile"]
 
@@ -60,6 +64,8 @@ SEED_BYTES = 32
 POLL = timedelta(seconds=5)  # while the Deployment rolls out (no watch on it here)
 SENTINEL = timedelta(seconds=1)  # Kamaji's quiet requeue: LB without an IP, DataStore missing
 MAX_BACKOFF = timedelta(minutes=5)
+DEFAULT_KUBECONFIG_KEY = "super-admin.svc"  # in-cluster: https://<tcp>.<ns>.svc:<port>
+TENANT_PHASES = ("Ready", "WriteLimited", "Upgrading")  # the tenant API server answers (Kamaji's soot runs)
 _OBSERVED_KINDS = (("v1", "Secret"), ("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "Deployment"))
 _INGRESS = ("networking.k8s.io/v1", "Ingress")
 _TLSROUTE = ("gateway.networking.k8s.io/v1alpha2", "TLSRoute")
@@ -171,6 +177,7 @@ def reconcile(
     default_datastore: str | None = None,
     threshold: timedelta = timedelta(hours=24),
     retry: int = 0,
+    tenant_clusters: Callable[[bytes], Cluster] | None = None,
 ) -> ReconcileResult:
     """Bring the management cluster in line with ``tcp`` (as read from the API server: it needs ``metadata.uid``).
 
@@ -181,11 +188,16 @@ def reconcile(
     - ``entropy``: draws the tenant's 32-byte seed the first time (stored in Secret ``<tcp>-seed``).
     - ``default_datastore``: Kamaji's ``--datastore`` flag. ``threshold``: renew certificates expiring within it.
     - ``retry``: how many passes failed in a row (the backoff of a retryable failure grows with it).
+    - ``tenant_clusters``: admin kubeconfig bytes -> the tenant's ``Cluster``
+      (``KubernetesCluster.from_kubeconfig_bytes``). When given, the tenant-side objects are applied inside the
+      tenant once its control plane is up (phase Ready, WriteLimited or Upgrading), through the kubeconfig key that
+      ``kamaji.clastix.io/kubeconfig-secret-key`` names (default ``super-admin.svc``). Without it, only the
+      management side is reconciled.
 
     Returns a ``ReconcileResult``; never raises a ``KamajiError``: retryable ones become ``requeue_after`` with
     backoff, permanent ones a ``Ready=False`` condition (naming the field for a spec problem).
     """
-    raw: dict[str, Any] = dict(tcp) if isinstance(tcp, Mapping) else api.dump(tcp)
+    raw: dict[str, Any] = copy.deepcopy(dict(tcp)) if isinstance(tcp, Mapping) else api.dump(tcp)
     meta = raw.get("metadata") or {}
     if PAUSED_ANNOTATION in (meta.get("annotations") or {}):
         return ReconcileResult(paused=True)
@@ -195,7 +207,8 @@ def reconcile(
         pool = own_pool = DriverPool()
     try:
         pass_ = _Pass(raw, cluster=cluster, clock=clock, drivers=pool, entropy=entropy, images=images,
-                      default_datastore=default_datastore, threshold=threshold)  # fmt: skip
+                      default_datastore=default_datastore, threshold=threshold,
+                      tenant_clusters=tenant_clusters, retry=retry)  # fmt: skip
         try:
             if meta.get("deletionTimestamp"):
                 return pass_.finalize()
@@ -212,6 +225,11 @@ def reconcile(
     finally:
         if own_pool is not None:
             own_pool.close()
+
+
+def _qualified(obj: Mapping[str, Any]) -> str:
+    namespace = obj["metadata"].get("namespace")
+    return f"{namespace}/{obj['metadata']['name']}" if namespace else str(obj["metadata"]["name"])
 
 
 def _spec_json(raw: Mapping[str, Any]) -> str:
@@ -234,8 +252,12 @@ class _Pass:
         images: Images | None,
         default_datastore: str | None,
         threshold: timedelta,
+        tenant_clusters: Callable[[bytes], Cluster] | None = None,
+        retry: int = 0,
     ) -> None:
         self.raw = raw
+        self.tenant_clusters = tenant_clusters
+        self.retry = retry
         self.cluster = cluster
         self.now = clock()
         if self.now.tzinfo is None:
@@ -489,9 +511,15 @@ class _Pass:
             self.actions.append(action)
 
         status = self._status(tcp, ds, stored, address, config_checksum, setup_status, ca_rotating)
-        self._write_status(status)
         current = status["kubernetesResources"]["version"]["status"]
         requeue = None if current in ("Ready", "Sleeping", "WriteLimited") else POLL
+        if self.tenant_clusters is not None and current in TENANT_PHASES:
+            requeue = self._tenant_phase(tcp, rendered.tenant, secrets, stored, status) or requeue
+        else:
+            for field in ("addons", "kubeadmPhase"):
+                if field in self.old_status:
+                    status[field] = self.old_status[field]
+        self._write_status(status)
         return ReconcileResult(
             phase=current,
             status=status,
@@ -515,13 +543,16 @@ class _Pass:
             exc = ValidationError(errors, subject=f"TenantControlPlane {self.namespace}/{self.name}")
             raise _Invalid(reason, exc)
 
-    def _ensure_tcp_metadata(self) -> None:
-        meta = self.raw.get("metadata") or {}
-        spec_json = _spec_json(self.raw)
-        if (
-            FINALIZER in (meta.get("finalizers") or ())
-            and (meta.get("annotations") or {}).get(LAST_SPEC_ANNOTATION) == spec_json
-        ):
+    def _ensure_tcp_metadata(self, tenant_sha: str | None = None) -> None:
+        """The finalizer, the last applied spec and (once applied) the tenant objects' checksum, in one server-side
+        apply of the TCP's metadata, only when one of them differs."""
+        meta = self.raw.setdefault("metadata", {})
+        notes = meta.get("annotations") or {}
+        want = {LAST_SPEC_ANNOTATION: _spec_json(self.raw)}
+        tenant_sha = tenant_sha or notes.get(TENANT_ANNOTATION)
+        if tenant_sha:
+            want[TENANT_ANNOTATION] = tenant_sha
+        if FINALIZER in (meta.get("finalizers") or ()) and all(notes.get(k) == v for k, v in want.items()):
             return
         self.cluster.apply(
             {
@@ -532,11 +563,94 @@ class _Pass:
                     "namespace": self.namespace,
                     "uid": self.uid,
                     "finalizers": [FINALIZER],
-                    "annotations": {LAST_SPEC_ANNOTATION: spec_json},
+                    "annotations": want,
                 },
             }
         )
+        meta["annotations"] = {**notes, **want}
+        meta["finalizers"] = [*dict.fromkeys([*(meta.get("finalizers") or ()), FINALIZER])]
         self.actions.append(Action("finalizer", "TenantControlPlane", self.name))
+
+    def _tenant_phase(
+        self,
+        tcp: TenantControlPlane,
+        tenant_objects: tuple[Mapping[str, Any], ...],
+        secrets: Mapping[str, Mapping[str, Any]],
+        stored: Mapping[tuple[str, str], Mapping[str, Any]],
+        status: dict[str, Any],
+    ) -> timedelta | None:
+        """Apply the tenant-side objects inside the tenant cluster when they changed (their checksum is kept in the
+        TCP annotation ``TENANT_ANNOTATION``); the addons and bootstrap status; a requeue when the tenant's API
+        server cannot be reached yet."""
+        assert self.tenant_clusters is not None
+        desired = [stamp(o) for o in tenant_objects]
+        sha = sha256_json([o["metadata"]["annotations"][APPLIED_ANNOTATION] for o in desired])
+        notes = (self.raw.get("metadata") or {}).get("annotations") or {}
+        requeue: timedelta | None = None
+        conds: list[dict[str, Any]] = []
+        if notes.get(TENANT_ANNOTATION) == sha:
+            conds.append(condition("TenantObjects", True, "Applied", generation=self.generation))
+        else:
+            key = notes.get(KUBECONFIG_KEY_ANNOTATION) or DEFAULT_KUBECONFIG_KEY
+            admin = stored.get(("Secret", f"{self.name}-admin-kubeconfig")) or {}
+            data = (admin.get("data") or {}).get(key)
+            if data is None:
+                raise ValidationError(
+                    [
+                        FieldError(
+                            f"metadata.annotations[{KUBECONFIG_KEY_ANNOTATION}]",
+                            f"no key {key!r} in the admin kubeconfig Secret",
+                            key,
+                        )
+                    ]
+                )
+            tenant = self.tenant_clusters(base64.b64decode(data))
+            try:
+                for obj in desired:
+                    tenant.apply(obj)
+                    self.actions.append(Action("tenant-apply", obj["kind"], _qualified(obj)))
+            except KamajiError as exc:
+                if not exc.retryable:
+                    raise
+                conds.append(
+                    condition("TenantObjects", False, type(exc).__name__, str(exc), generation=self.generation)
+                )
+                requeue = _backoff(self.retry)
+            else:
+                self._ensure_tcp_metadata(tenant_sha=sha)
+                conds.append(condition("TenantObjects", True, "Applied", generation=self.generation))
+            finally:
+                close = getattr(tenant, "close", None)
+                if callable(close):
+                    close()
+        old_addons = self.old_status.get("addons") or {}
+        addons = tcp.spec.addons
+        applied = not requeue
+        for field, enabled in (
+            ("coreDNS", addons is not None and addons.core_dns is not None),
+            ("kubeProxy", addons is not None and addons.kube_proxy is not None),
+        ):
+            before = old_addons.get(field) or {}
+            if applied:
+                same = before.get("enabled") == enabled and before.get("lastUpdate")
+                status.setdefault("addons", {})[field] = {
+                    "enabled": enabled,
+                    "lastUpdate": before["lastUpdate"] if same else _ts(self.now),
+                }
+            elif before:
+                status.setdefault("addons", {})[field] = dict(before)
+        cluster_info = next(
+            (o for o in tenant_objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "cluster-info"), None
+        )
+        if cluster_info is not None and applied:
+            checksum = kamaji_md5({k: v.encode() for k, v in (cluster_info.get("data") or {}).items()})
+            before = ((self.old_status.get("kubeadmPhase") or {}).get("bootstrapToken")) or {}
+            last = before.get("lastUpdate") if before.get("checksum") == checksum else None
+            status["kubeadmPhase"] = {"bootstrapToken": {"checksum": checksum, "lastUpdate": last or _ts(self.now)}}
+        elif self.old_status.get("kubeadmPhase"):
+            status["kubeadmPhase"] = self.old_status["kubeadmPhase"]
+        status["conditions"] = merge_conditions(status["conditions"], conds, self.now)
+        return requeue
 
     def _keep_rotation_mark(
         self, obj: Mapping[str, Any], secrets: Mapping[str, Mapping[str, Any]], rotated: set[str]

@@ -44,13 +44,15 @@ class Management:
         return self.cluster.get(api.API_VERSION, "TenantControlPlane", NAMESPACE, name)
 
     def reconcile(
-        self, name: str, *, now: datetime | None = None, counting: bool = False
+        self, name: str, *, now: datetime | None = None, tenant_clusters: Any = None
     ) -> tuple[ReconcileResult, CountingCluster]:
         body = self.tcp(name)
         assert body is not None, name
         counter = CountingCluster(self.cluster)
         at = now or datetime.now(UTC)
-        result = reconcile(body, cluster=counter, clock=lambda: at, drivers=self.drivers)
+        result = reconcile(
+            body, cluster=counter, clock=lambda: at, drivers=self.drivers, tenant_clusters=tenant_clusters
+        )
         return result, counter
 
     def reconcile_stale(self, body: dict[str, Any]) -> ReconcileResult:

@@ -6,7 +6,9 @@ it reconciles each TenantControlPlane on create, update and resume, again after 
 teardown); DataStores get their validation status. Settings come from the environment:
 
 - ``KAMAJI_DATASTORE``: the default DataStore (Kamaji's ``--datastore``);
-- ``KAMAJI_RESYNC_SECONDS``: the drift timer (default 300).
+- ``KAMAJI_RESYNC_SECONDS``: the drift timer (default 300);
+- ``KAMAJI_TENANT=0``: leave the tenant-side objects alone (by default they are applied inside each tenant once
+  its control plane is up, through ``https://<tcp>.<ns>.svc:<port>``).
 """
 
 from kamaji_kopf.operator import configure, handle_datastore, handle_tenant, install_crds

@@ -16,6 +16,7 @@ from kamaji.reconcile import DriverPool, KubernetesCluster, ReconcileResult, rec
 GROUP, VERSION = "kamaji.clastix.io", "v1alpha1"
 PREFIX = "operator.kamaji.clastix.io"
 RESYNC = float(os.environ.get("KAMAJI_RESYNC_SECONDS", "300"))
+TENANT = os.environ.get("KAMAJI_TENANT", "1") not in ("0", "false", "no")
 
 _ONE = timedelta(seconds=1)
 
@@ -45,6 +46,10 @@ def _drivers() -> DriverPool:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _tenant_cluster(kubeconfig: bytes) -> KubernetesCluster:
+    return KubernetesCluster.from_kubeconfig_bytes(kubeconfig, timeout=10.0)
 
 
 def install_crds(cluster: KubernetesCluster) -> None:
@@ -77,6 +82,7 @@ def _run(body: kopf.Body, retry: int) -> ReconcileResult:
         drivers=_drivers(),
         default_datastore=STATE.datastore,
         retry=retry,
+        tenant_clusters=_tenant_cluster if TENANT else None,
     )
     for action in result.actions:
         log.info("%s/%s: %s", body.metadata.namespace, body.metadata.name, action)
