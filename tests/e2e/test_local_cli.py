@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -93,3 +94,19 @@ def test_missing_binaries_are_a_clear_error(files: tuple[Path, Path, Path], tmp_
     assert "Traceback" not in result.stderr
     assert "kube-apiserver (kubernetes v" in result.stderr
     assert f"KAMAJI_BIN_DIR={empty} python3 -m kamaji.testing.binaries --only kubernetes" in result.stderr
+
+
+def test_a_taken_port_is_a_clear_error(files: tuple[Path, Path, Path]) -> None:
+    tenant_file, ds_file, state = files
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        result = kamaji(
+            "up", str(tenant_file), "--datastore", str(ds_file), "--state-dir", str(state), "--port", str(port)
+        )
+    assert result.returncode == 1
+    assert (
+        f"the API server's port 127.0.0.1:{port} is in use (another tenant or program): pass --port auto"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import ssl
 import subprocess
 import time
@@ -338,6 +339,14 @@ def up(
         _stop_all(records)
         restarted = True
 
+    for what, number in (
+        ("the API server", port),
+        ("the scheduler", scheduler_port),
+        ("the controller manager", cm_port),
+    ):
+        if not _port_free(int(number)):
+            hint = "pass --port auto (or another port)" if number == port else "remove state.json's ports"
+            raise ToolError(f"{what}'s port 127.0.0.1:{number} is in use (another tenant or program): {hint}")
     objects = [*rendered.management, *extra_maps]
     pod = template["spec"]
     if pod.get("initContainers"):
@@ -398,6 +407,15 @@ def up(
         restarted,
         ready_after,
     )
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
 
 
 def _start(local: LocalTenant, spec: ProcessSpec) -> procs.Record:
