@@ -145,9 +145,9 @@ def markdown(numbers: dict[str, Any], command: str) -> str:
             f"{n} TenantControlPlanes (ClusterIP, address from the Service; PostgreSQL DataStore) reconciled one"
             " after another in one thread against a local kube-apiserver (etcd) and PostgreSQL, through"
             " `KubernetesCluster` (the official `kubernetes` client). The create pass draws the seed, provisions the"
-            " database, role and grants, issues the PKI, renders and server-side applies 14 objects (the Service first, for its"
-            " ClusterIP), adds the finalizer and writes the status. The no-op pass reconciles every tenant again. No kubelets: pods are"
-            " never started.",
+            " database, role and grants, issues the PKI, renders and server-side applies 14 objects (the Service"
+            " first, for its ClusterIP), adds the finalizer and writes the status. The no-op pass reconciles every"
+            " tenant again. No kubelets: pods are never started.",
             "",
             "| pass | mean ms / TCP | median | p95 | total s | writes / TCP | reads / TCP |",
             "|---|---:|---:|---:|---:|---:|---:|",
