@@ -51,6 +51,9 @@ def test_controller_manager_and_scheduler_hold_their_leases(etcd_tenant: UpResul
 def test_data_lives_only_under_the_prefix(etcd_tenant: UpResult, e2e_etcd: EtcdServer) -> None:
     assert e2e_etcd.ca is not None and e2e_etcd.client_cert is not None
     prefix = f"/{etcd_tenant.tcp.spec.data_store_schema}/".encode()
+    conf = etcd_tenant.admin_kubeconfig
+    kubectl(conf, "create", "namespace", "e2e-prefix")
+    kubectl(conf, "-n", "e2e-prefix", "create", "configmap", "hello", "--from-literal=greeting=hi")
     with EtcdClient(
         [e2e_etcd.endpoint],
         ca=e2e_etcd.ca.cert.read_bytes(),
@@ -60,8 +63,8 @@ def test_data_lives_only_under_the_prefix(etcd_tenant: UpResult, e2e_etcd: EtcdS
     ) as root:
         every_key = [kv.key for kv in root.range(b"\0", b"\0", keys_only=True).kvs]
     mine = [k for k in every_key if k.startswith(prefix)]
-    assert prefix + b"configmaps/e2e-alpha/hello" in mine
-    assert prefix + b"namespaces/e2e-alpha" in mine
+    assert prefix + b"configmaps/e2e-prefix/hello" in mine
+    assert prefix + b"namespaces/e2e-prefix" in mine
     assert len(mine) > 50  # the whole cluster: RBAC, namespaces, leases...
     assert not [k for k in every_key if k.startswith(b"/registry")]  # nothing at the apiserver's default prefix
-    assert not [k for k in every_key if b"e2e-alpha" in k and not k.startswith(prefix)]
+    assert not [k for k in every_key if b"e2e-prefix" in k and not k.startswith(prefix)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.server
+import itertools
 import json
 import ssl
 import threading
@@ -39,16 +40,16 @@ CORP_CA_MAP = "corporate-ca"
 
 
 class Webhook:
-    """An HTTPS admission webhook on 127.0.0.1 that allows everything and counts the reviews it got."""
+    """An HTTPS admission webhook on 127.0.0.1 that allows everything and notes what it reviewed."""
 
     def __init__(self, cert: Path, key: Path) -> None:
-        self.reviews = 0
+        self.seen: list[str] = []  # the names of the objects it reviewed
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.reviews += 1
+                outer.seen.append(str(body["request"].get("name") or ""))
                 answer = {
                     "apiVersion": "admission.k8s.io/v1",
                     "kind": "AdmissionReview",
@@ -193,25 +194,30 @@ def test_internal_ca_configmap_makes_the_corporate_webhook_trusted(
     one, two = tenants
     for result in (one, two):
         _register_webhook(result, webhook.url)
-    # with the ConfigMap mounted: the call succeeds (the webhook configuration may take a moment to be seen)
-    before = webhook.reviews
-    wait_for(
-        lambda: kubectl(two.admin_kubeconfig, "-n", "policed", "create", "configmap", "c", check=False) != "",
-        30,
-        "a ConfigMap admitted through the corporate webhook",
-    )
-    assert webhook.reviews > before
+    # with the ConfigMap mounted: the call succeeds (the webhook configuration may take a moment to be seen,
+    # so each attempt creates a new ConfigMap until one went through the webhook)
+    attempts = itertools.count()
+    admitted: list[str] = []
+
+    def through_webhook() -> bool:
+        name = f"admitted-{next(attempts)}"
+        if kubectl(two.admin_kubeconfig, "-n", "policed", "create", "configmap", name, check=False):
+            admitted.append(name)
+        return any(n in webhook.seen for n in admitted)
+
+    wait_for(through_webhook, 30, "a ConfigMap admitted through the corporate webhook")
     # without it: the API server does not know the corporate CA
-    errors: list[str] = []
+    outputs: list[str] = []
 
     def refused() -> bool:
-        out = kubectl(one.admin_kubeconfig, "-n", "policed", "create", "configmap", "c", check=False, stderr=True)
-        errors.append(out)
+        name = f"refused-{next(attempts)}"
+        out = kubectl(one.admin_kubeconfig, "-n", "policed", "create", "configmap", name, check=False, stderr=True)
+        outputs.append(out)
         return "failed calling webhook" in out
 
     wait_for(refused, 30, "the webhook call refused")
-    assert "certificate signed by unknown authority" in errors[-1]
-    assert "configmap/c" not in kubectl(one.admin_kubeconfig, "-n", "policed", "get", "configmaps", "-o", "name")
+    assert "certificate signed by unknown authority" in outputs[-1]
+    assert "refused-" not in "".join(n for n in webhook.seen)
 
 
 def test_internal_ca_mounts_and_ssl_cert_dir(tenants: tuple[UpResult, UpResult], corp_ca: TestCA) -> None:
