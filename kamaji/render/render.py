@@ -138,7 +138,7 @@ def render(
     ctx = Context(tcp=tcp, pki=pki_bundle, storage=storage, images=images or Images(), internal_ca_pem=internal_ca_pem)
     if kubelet_minor is None:
         kubelet_minor = ctx.minor
-    elif not api.MIN_SUPPORTED_MINOR - 3 <= kubelet_minor <= ctx.minor:
+    elif not ctx.minor - 3 <= kubelet_minor <= ctx.minor:
         raise RenderError(
             f"{ctx.subject}: kubelet minor 1.{kubelet_minor} is outside the skew the control plane "
             f"{ctx.version} supports (1.{ctx.minor - 3} to 1.{ctx.minor})"

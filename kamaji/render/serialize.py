@@ -1,7 +1,9 @@
 """The one serializer of kamaji.render: canonical YAML and JSON bytes, and the checksums computed over them.
 
 - YAML: libyaml's ``CSafeDumper`` (the pure-Python ``SafeDumper`` when PyYAML lacks libyaml; same text), keys
-  sorted, block style, ``---`` before every document, LF line breaks, no line folding, a trailing newline.
+  sorted, block style, ``---`` before every document, LF line breaks, no line folding, a trailing newline;
+  multi-line strings (embedded kubeconfigs, Corefiles, component configurations) as ``|`` literal blocks where
+  YAML allows it (libyaml falls back to a quoted scalar otherwise).
 - JSON: keys sorted, compact separators, UTF-8 (``ensure_ascii=False``), no trailing newline.
 - ``sha256_json``: sha256 (hex) over the canonical JSON of a value — our own checksums.
 - ``kamaji_md5``: Kamaji's ``utilities.CalculateMapChecksum``: md5 (hex) of every value concatenated in key order,
@@ -59,7 +61,7 @@ class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
 def _node(dumper: Any, data: Any) -> yaml.Node:
     kind = type(data)
     if kind is str:
-        return yaml.ScalarNode(_STR, data)
+        return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
     if kind is dict:
         items = [
             (yaml.ScalarNode(_STR, k) if type(k) is str else _node(dumper, k), _node(dumper, data[k]))

@@ -66,8 +66,22 @@ def test_objects_sort_by_kind_rank_then_namespace_then_name() -> None:
     assert next(o["metadata"]["name"] for o in sort_objects(objects, reverse=True)) == "z"
 
 
+MULTILINE = ["a\nb\n", "---\nkind: X\n", "trailing  \n", "\n", "x\n\n\n", " lead\nz", "tab\tin\nit\n", "no-end\nline"]
+
+
+class LiteralDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """PyYAML's own representer, with multi-line strings asked for in literal style: the reference."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+LiteralDumper.add_representer(
+    str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None)
+)
+
 json_like = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=12),
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=12) | st.sampled_from(MULTILINE),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )
@@ -78,7 +92,7 @@ json_like = st.recursive(
 def test_fast_dumper_writes_exactly_what_pyyaml_safe_dump_writes(documents: list[object]) -> None:
     reference = yaml.dump_all(
         documents,
-        Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+        Dumper=LiteralDumper,
         sort_keys=True,
         default_flow_style=False,
         explicit_start=True,
@@ -88,6 +102,12 @@ def test_fast_dumper_writes_exactly_what_pyyaml_safe_dump_writes(documents: list
     ).encode()
     assert dump_yaml_all(documents) == reference
     assert load_yaml_all(reference) == documents
+
+
+def test_multiline_strings_are_literal_blocks() -> None:
+    assert dump_yaml({"data": {"Corefile": ".:53 {\n    errors\n}\n"}}) == (
+        b"---\ndata:\n  Corefile: |\n    .:53 {\n        errors\n    }\n"
+    )
 
 
 def test_shared_sub_objects_are_written_out_not_aliased() -> None:

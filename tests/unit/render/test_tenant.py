@@ -91,6 +91,11 @@ def test_kubelet_minor_argument_and_skew() -> None:
     assert "crashLoopBackOff" in old and "crashLoopBackOff" in new  # added in 1.32
     with pytest.raises(RenderError, match=r"kubelet minor 1\.36 is outside the skew"):
         render_doc(d, kubelet_minor=36)
+    with pytest.raises(
+        RenderError,
+        match=r"kubelet minor 1\.31 is outside the skew the control plane v1\.35\.7 supports \(1\.32 to 1\.35\)",
+    ):
+        render_doc(d, kubelet_minor=31)
 
 
 def test_json_patch_operations_and_errors() -> None:
