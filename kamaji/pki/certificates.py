@@ -225,6 +225,16 @@ def _key_id_from_spki(spki: bytes) -> bytes:
     return x509.SubjectKeyIdentifier.from_public_key(key).digest  # type: ignore[arg-type]
 
 
+def _extensions_block(extensions: bytes) -> bytes:
+    return _der.tlv(0xA3, _der.tlv(0x30, extensions))
+
+
+@functools.lru_cache(maxsize=4096)
+def _leaf_extensions_block(extensions: bytes) -> bytes:
+    """Leaves without SANs repeat the same few extension blocks (profile x issuer): encode each once."""
+    return _extensions_block(extensions)
+
+
 @functools.lru_cache(maxsize=1024)
 def _aki_der(key_identifier: bytes) -> bytes:
     return _extension_der(_aki_extension(key_identifier))
@@ -433,7 +443,7 @@ def build_certificate(
         + validity
         + subject_der
         + spki
-        + _der.tlv(0xA3, _der.tlv(0x30, extensions)),
+        + (_extensions_block(extensions) if san_der or profile.is_ca else _leaf_extensions_block(extensions)),
     )
     if ec_signer is not None:
         signature = ec_signer.sign(tbs, _ECDSA_DETERMINISTIC)
