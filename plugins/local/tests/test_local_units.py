@@ -14,7 +14,7 @@ from kamaji import api
 from kamaji.cli_render import DEMO_NOW, DEMO_SEED, demo_datastore, render_tenant
 from kamaji.errors import MissingInputError, RenderError, ToolError
 from kamaji_local import LOCAL_FLAGS, Mount, PathMap, container_process, expand, materialize, procs
-from kamaji_local.pod import component_of, override_flags
+from kamaji_local.pod import component_of, override_flags, run_init_container
 
 
 def test_longest_mount_wins_and_unmounted_paths_stay(tmp_path: Path) -> None:
@@ -161,3 +161,23 @@ def test_a_recycled_pid_is_never_signalled() -> None:
     gone = procs.Record("gone", 2**22 + 1, start_ticks=1, log=os.devnull)
     assert not procs.alive(gone)
     assert procs.stop(gone) is False
+
+
+def test_init_containers_kamajis_chmod_only(tmp_path: Path) -> None:
+    kine, certs = tmp_path / "kine", tmp_path / "certs"
+    kine.mkdir()
+    certs.mkdir()
+    (kine / "ca.crt").write_text("CA")
+    (kine / "README").write_text("not matched by *.*")
+    chmod = {
+        "name": "chmod",
+        "command": ["sh"],
+        "args": ["-c", "cp /kine/*.* /certs && chmod -R 600 /certs/*.*"],
+        "volumeMounts": [{"name": "kine-config", "mountPath": "/kine"}, {"name": "kine-certs", "mountPath": "/certs"}],
+    }
+    dirs = {"kine-config": kine, "kine-certs": certs}
+    run_init_container(chmod, dirs)
+    assert sorted(p.name for p in certs.iterdir()) == ["ca.crt"]
+    assert stat.S_IMODE((certs / "ca.crt").stat().st_mode) == 0o600
+    with pytest.raises(ToolError, match="runs no init containers but"):
+        run_init_container({**chmod, "args": ["-c", "rm -rf /"]}, dirs)

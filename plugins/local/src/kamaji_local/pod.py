@@ -27,6 +27,7 @@ from kamaji_local.paths import PathMap
 
 __all__ = [
     "CA_DIRECTORIES",
+    "KNOWN_INIT_CONTAINERS",
     "LOCAL_FLAGS",
     "Probe",
     "ProcessSpec",
@@ -34,6 +35,7 @@ __all__ = [
     "expand",
     "materialize",
     "override_flags",
+    "run_init_container",
 ]
 
 #: Where the CA volumes are mounted (Kamaji's three, or the internal CA ConfigMap's); a container mounting any of
@@ -163,6 +165,35 @@ def materialize(
             kinds = sorted(k for k in volume if k != "name")
             raise RenderError(f"{what}: {', '.join(kinds)} volumes are not supported by the local runtime")
     return dirs
+
+
+#: Init containers the local runtime knows, by name → (command, args) as Kamaji renders them. Their effect is done
+#: natively (no shell, no image): ``chmod`` copies the kine TLS files into the ``/certs`` emptyDir with mode 0600.
+KNOWN_INIT_CONTAINERS: dict[str, tuple[list[str], list[str]]] = {
+    "chmod": (["sh"], ["-c", "cp /kine/*.* /certs && chmod -R 600 /certs/*.*"]),
+}
+
+
+def run_init_container(container: Mapping[str, Any], volume_dirs: Mapping[str, Path]) -> None:
+    """Do what a known init container does (see ``KNOWN_INIT_CONTAINERS``); any other one is an error."""
+    name = str(container.get("name", "?"))
+    known = KNOWN_INIT_CONTAINERS.get(name)
+    if known is None or [list(container.get("command") or []), list(container.get("args") or [])] != list(known):
+        raise ToolError(
+            f"init container {name}: the local runtime runs no init containers but Kamaji's kine `chmod` "
+            "(cp /kine/*.* /certs && chmod -R 600 /certs/*.*)"
+        )
+    paths = PathMap.for_container(container, volume_dirs)
+    source, target = paths.host_path("/kine"), paths.host_path("/certs")
+    if source is None or target is None:
+        raise RenderError(f"init container {name}: /kine and /certs must be mounted")
+    copied = 0
+    for file in sorted(source.iterdir()):
+        if file.is_file() and "." in file.name:  # the shell glob *.*
+            _write_private(target / file.name, file.read_bytes())
+            copied += 1
+    if not copied:  # cp fails on a glob that matches nothing
+        raise RenderError(f"init container {name}: no file to copy in volume mounted at /kine")
 
 
 def expand(text: str, env: Mapping[str, str]) -> str:

@@ -40,7 +40,7 @@ from kamaji.render import Images, Rendered, render, sha256_json
 from kamaji.testing import binaries
 from kamaji.testing.process import free_ports
 from kamaji_local import procs
-from kamaji_local.pod import ProcessSpec, container_process, materialize, object_data
+from kamaji_local.pod import ProcessSpec, container_process, materialize, object_data, run_init_container
 
 __all__ = [
     "DEFAULT_STATE_DIR",
@@ -349,10 +349,9 @@ def up(
             raise ToolError(f"{what}'s port 127.0.0.1:{number} is in use (another tenant or program): {hint}")
     objects = [*rendered.management, *extra_maps]
     pod = template["spec"]
-    if pod.get("initContainers"):
-        names = ", ".join(c["name"] for c in pod["initContainers"])
-        raise ToolError(f"init containers ({names}) are not supported by the local runtime")
     volume_dirs = materialize(pod, objects, local.volumes)
+    for init in pod.get("initContainers") or ():
+        run_init_container(init, volume_dirs)
     local_ports = {
         "kube-scheduler--secure-port": int(scheduler_port),
         "kube-controller-manager--secure-port": int(cm_port),
