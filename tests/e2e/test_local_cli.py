@@ -58,6 +58,7 @@ def test_up_then_down(files: tuple[Path, Path, Path]) -> None:
     assert len(local.running()) == 3
     assert kubectl(admin, "get", "--raw", "/readyz") == "ok"
     assert oct(local.directory.stat().st_mode & 0o777) == "0o700"
+    assert oct(state.stat().st_mode & 0o777) == "0o700"  # made by up
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in local.directory.rglob("*") if p.is_file())
     state_json = json.loads(local.state_file.read_text())
     assert state_json["datastore"]["name"] == "etcd-e2e"
@@ -98,6 +99,8 @@ def test_missing_binaries_are_a_clear_error(files: tuple[Path, Path, Path], tmp_
 
 def test_a_taken_port_is_a_clear_error(files: tuple[Path, Path, Path]) -> None:
     tenant_file, ds_file, state = files
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
@@ -110,3 +113,4 @@ def test_a_taken_port_is_a_clear_error(files: tuple[Path, Path, Path]) -> None:
         in result.stderr
     )
     assert "Traceback" not in result.stderr
+    assert oct(state.stat().st_mode & 0o777) == "0o755"  # a directory up did not make keeps its mode

@@ -285,7 +285,8 @@ def up(
     started = time.monotonic()
     if sql_proxy not in ("kine", "bridge"):
         raise SpecError(f"--sql-proxy: {sql_proxy!r} is neither kine nor bridge")
-    local = LocalTenant(_private_dir(tenant_dir(_private_dir(state_dir), tcp)))
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # an existing directory keeps its mode
+    local = LocalTenant(_private_dir(tenant_dir(state_dir, tcp)))
     state = local.read_state()
     seed = local.seed()
     now = datetime.fromisoformat(state["issued_at"]) if "issued_at" in state else datetime.now(UTC)
