@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from kamaji.bridge import sqlite
 from kamaji.bridge.endpoint import DEFAULT_SQLITE, dialect_for
 from kamaji.bridge.log import SQLLog
 from kamaji.bridge.server import DEFAULT_VERSION, TLS, BridgeServer
@@ -72,8 +73,8 @@ def build(args: argparse.Namespace) -> BridgeServer:
     dsn = database_dsn(args)
     dialect = dialect_for(dsn)
     if dialect.name == "sqlite":
-        path = Path(dsn.split("://", 1)[1].split("?", 1)[0]) if "://" in dsn else Path(dsn)
-        if str(path) != ":memory:":
+        path = Path(sqlite.sqlite_path(dsn.split("?", 1)[0]))
+        if str(path) not in (":memory:", "."):
             path.parent.mkdir(parents=True, exist_ok=True)
     log = SQLLog(
         dialect,

@@ -2,8 +2,8 @@
 
 kine's SQLite DDL verbatim (``INTEGER PRIMARY KEY AUTOINCREMENT`` ids, the same indexes including the partial
 compaction index), so a state file moves between kine and the bridge. The DSN is kine's:
-``sqlite:///abs/path/state.db`` (query parameters are accepted and ignored; the pragmas below are always set), a
-bare path, or ``:memory:`` for one process.
+``sqlite:///abs/path/state.db`` (query parameters are accepted and ignored; the pragmas below are always set) or a
+bare path. ``:memory:`` is refused: every pooled connection would open a database of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from kamaji.bridge.dialect import GENERIC, Connection
+from kamaji.bridge.types import InvalidRequestError
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -42,10 +43,11 @@ def sqlite_path(dsn: str) -> str:
 
 def connect(dsn: str) -> Connection:
     path = sqlite_path(dsn)
+    if path in (":memory:", ""):
+        raise InvalidRequestError(f"SQLite DSN {dsn!r}: the bridge needs a file (each connection would get its own)")
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    if path != ":memory:":
-        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     return cast(Connection, conn)
 

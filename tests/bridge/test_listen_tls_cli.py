@@ -90,3 +90,10 @@ def test_tls_with_client_certificates(tmp_path: Path) -> None:
         assert etcdctl_run(base, "get", "/tls/k", check=False).returncode != 0
         wrong = [*base, f"--cert={stranger.cert}", f"--key={stranger.key}"]
         assert etcdctl_run(wrong, "get", "/tls/k", check=False).returncode != 0
+
+
+def test_sqlite_needs_a_file() -> None:
+    from kamaji.bridge.types import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="needs a file"):
+        SQLLog(DIALECT, ":memory:").start()
