@@ -30,6 +30,7 @@ __all__ = [
     "deployment_rolled_out",
     "existing_files",
     "merge_conditions",
+    "paused_secrets",
     "phase",
     "plan_objects",
     "rotate_requests",
@@ -135,11 +136,13 @@ def plan_objects(
 ) -> tuple[Action, ...]:
     """Apply every desired object (stamped) whose applied checksum differs from the observed one, in order; delete
     observed objects owned by the tenant that are no longer desired (e.g. the Ingress once ``ingress`` is removed),
-    except those in ``keep``."""
+    except those in ``keep``. An observed object carrying ``kamaji.clastix.io/paused`` is left alone."""
     seen = {key(o): o for o in observed}
     actions: list[Action] = []
     for obj in desired:
         have = seen.get(key(obj))
+        if have is not None and PAUSED_ANNOTATION in (have["metadata"].get("annotations") or {}):
+            continue
         want = obj["metadata"]["annotations"][APPLIED_ANNOTATION]
         if have is None:
             actions.append(Action("apply", obj["kind"], obj["metadata"]["name"], "missing"))
@@ -147,7 +150,8 @@ def plan_objects(
             actions.append(Action("apply", obj["kind"], obj["metadata"]["name"], "changed"))
     wanted = {key(o) for o in desired} | set(keep)
     for k, obj in sorted(seen.items()):
-        if k not in wanted and owned_by(obj, uid) and obj["metadata"].get("deletionTimestamp") is None:
+        paused = PAUSED_ANNOTATION in (obj["metadata"].get("annotations") or {})
+        if k not in wanted and owned_by(obj, uid) and not paused and obj["metadata"].get("deletionTimestamp") is None:
             actions.append(Action("delete", k[0], k[1], "no longer desired"))
     return tuple(actions)
 
@@ -196,6 +200,27 @@ _ROTATE_NAMES: dict[str, tuple[str, ...]] = {
     "konnectivity-kubeconfig": ("konnectivity-server.conf",),
     "datastore-certificate": ("datastore",),
 }
+
+
+_CLIENTS = {
+    "admin-kubeconfig": ("admin", "super-admin"),
+    "controller-manager-kubeconfig": ("controller-manager",),
+    "scheduler-kubeconfig": ("scheduler",),
+}
+
+
+def paused_secrets(secrets: Mapping[str, Mapping[str, Any]], tenant: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The Secrets carrying ``kamaji.clastix.io/paused`` (Kamaji: their lifecycle stops), and the PKI artifacts
+    they hold (never reissued while paused)."""
+    names: set[str] = set()
+    artifacts: set[str] = set()
+    for name, secret in secrets.items():
+        if PAUSED_ANNOTATION in ((secret.get("metadata") or {}).get("annotations") or {}):
+            names.add(name)
+            suffix = name[len(tenant) + 1 :] if name.startswith(tenant + "-") else ""
+            artifacts.update(_ROTATE_NAMES.get(suffix, ()))
+            artifacts.update(_CLIENTS.get(suffix, ()))
+    return frozenset(names), frozenset(artifacts)
 
 
 def _decode(value: str) -> bytes | None:

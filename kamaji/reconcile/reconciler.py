@@ -49,6 +49,7 @@ from kamaji.reconcile.plan import (
     endpoint,
     existing_files,
     merge_conditions,
+    paused_secrets,
     phase,
     plan_objects,
     rotate_requests,
@@ -483,6 +484,11 @@ class _Pass:
             existing_files(secrets, self.name, etcd=etcd), rotate=[n for _, n in rotations], strict=False
         )
         plan = pki.plan_rotation(existing, request, self.now, self.threshold, datastore_ca=datastore_ca)
+        _, frozen = paused_secrets(secrets, self.name)
+        if frozen:  # a paused Secret keeps what it holds (Kamaji: its lifecycle stops)
+            plan = pki.RotationPlan(
+                tuple((n, r) for n, r in plan.entries if n not in frozen or pki.Reason.MISSING in r)
+            )
         bundle = pki.issue(request, seed=seed, now=self.now, datastore_ca=datastore_ca, existing=existing, plan=plan)
         had_ca = "ca" in existing.certificates
         for artifact in plan.artifacts:

@@ -16,53 +16,66 @@ from kamaji.testing.process import ManagedProcess
 
 pytestmark = pytest.mark.servers
 EXAMPLE = Path(__file__).parents[2] / "plugins" / "kopf" / "examples" / "tenant.yaml"
-NS = "kopf-tenants"
+COMMANDS = {
+    # kopf's own CLI, the datastore default from the environment
+    "kopf-run": ["-m", "kopf", "run", "-m", "kamaji_kopf", "--standalone", "--namespace", "{ns}"],
+    # the kamaji CLI's plugin subcommand
+    "kamaji-operator": ["-m", "kamaji.cli", "operator", "--namespace", "{ns}", "--datastore", DATASTORE],
+}
 
 
-@pytest.fixture
-def operator(management: Management, tmp_path: Path) -> Iterator[ManagedProcess]:
-    management.kubectl("create", "namespace", NS)
+@pytest.fixture(params=sorted(COMMANDS))
+def operator(
+    request: pytest.FixtureRequest, management: Management, tmp_path: Path
+) -> Iterator[tuple[str, ManagedProcess]]:
+    ns = f"ns-{request.param}"
+    management.kubectl("create", "namespace", ns)
     env = {
         **os.environ,
         "KUBECONFIG": str(management.apiserver.kubeconfig),
-        "KAMAJI_DATASTORE": DATASTORE,
         "KAMAJI_RESYNC_SECONDS": "30",
+        "KAMAJI_TENANT": "0",  # no tenant control plane runs here (tests/reconcile/test_tenant_side.py covers it)
     }
-    argv = [sys.executable, "-m", "kopf", "run", "-m", "kamaji_kopf", "--standalone", "--namespace", NS]
+    if request.param == "kopf-run":
+        env["KAMAJI_DATASTORE"] = DATASTORE
+    argv = [sys.executable, *(a.format(ns=ns) for a in COMMANDS[request.param])]
     process = ManagedProcess("kamaji-kopf", argv, log=tmp_path / "operator.log", cwd=tmp_path, env=env)
     process.start()
     try:
-        yield process
+        yield ns, process
     finally:
         process.stop()
 
 
-def _wait(m: Management, what: str, *args: str) -> None:
-    m.kubectl("wait", what, *args, "-n", NS, "--timeout=90s")
-
-
 def test_the_operator_creates_readies_and_deletes_a_tenant(
-    management: Management, operator: ManagedProcess, reconcile_gc: object
+    management: Management, operator: tuple[str, ManagedProcess], reconcile_gc: object
 ) -> None:
     m = management
-    m.kubectl("apply", "-n", NS, "-f", str(EXAMPLE))
+    ns, process = operator
+
+    def _wait(m: Management, what: str, *args: str) -> None:
+        m.kubectl("wait", what, *args, "-n", ns, "--timeout=90s")
+
+    # the DataStore's validation status (cluster-scoped, also watched)
+    m.kubectl("wait", "--for=jsonpath={.status.ready}=true", f"datastore/{DATASTORE}", "--timeout=90s")
+    m.kubectl("apply", "-n", ns, "-f", str(EXAMPLE))
     _wait(m, "--for=jsonpath={.status.kubernetesResources.version.status}=Provisioning", "tcp/kopf-tenant")
-    tcp = json.loads(m.kubectl("get", "tcp", "kopf-tenant", "-n", NS, "-o", "json"))
+    tcp = json.loads(m.kubectl("get", "tcp", "kopf-tenant", "-n", ns, "-o", "json"))
     assert tcp["status"]["storage"]["dataStoreName"] == DATASTORE
     schema = tcp["status"]["storage"]["setup"]["schema"]
     assert m.postgres.psql(f"SELECT count(*) FROM pg_database WHERE datname = '{schema}'").strip() == "1"
-    m.kubectl("get", "deployment/kopf-tenant", "secret/kopf-tenant-ca", "service/kopf-tenant", "-n", NS)
+    m.kubectl("get", "deployment/kopf-tenant", "secret/kopf-tenant-ca", "service/kopf-tenant", "-n", ns)
 
     # the pods become ready (as kubelets would report it): the operator's requeue sees it
-    dep = json.loads(m.kubectl("get", "deployment", "kopf-tenant", "-n", NS, "-o", "json"))
+    dep = json.loads(m.kubectl("get", "deployment", "kopf-tenant", "-n", ns, "-o", "json"))
     status = {"observedGeneration": dep["metadata"]["generation"], "replicas": 1, "readyReplicas": 1,
               "updatedReplicas": 1, "availableReplicas": 1}  # fmt: skip
-    m.kubectl("patch", "deployment", "kopf-tenant", "-n", NS, "--subresource=status", "--type=merge",
+    m.kubectl("patch", "deployment", "kopf-tenant", "-n", ns, "--subresource=status", "--type=merge",
               "-p", json.dumps({"status": status}))  # fmt: skip
     _wait(m, "--for=jsonpath={.status.kubernetesResources.version.status}=Ready", "tcp/kopf-tenant")
 
-    m.kubectl("delete", "-n", NS, "-f", str(EXAMPLE), "--timeout=90s")
+    m.kubectl("delete", "-n", ns, "-f", str(EXAMPLE), "--timeout=90s")
     assert m.postgres.psql(f"SELECT count(*) FROM pg_database WHERE datname = '{schema}'").strip() == "0"
     _wait(m, "--for=delete", "secret,deployment,service", "-l", "kamaji.clastix.io/name=kopf-tenant")
-    log = operator.log.read_text()
+    log = process.log.read_text()
     assert "DB_PASSWORD" not in log and "PRIVATE KEY" not in log

@@ -20,6 +20,7 @@ from kamaji.reconcile.plan import (
     address_from_service,
     existing_files,
     merge_conditions,
+    paused_secrets,
     phase,
     plan_objects,
     rotate_requests,
@@ -187,3 +188,16 @@ def test_conditions_keep_their_transition_time_until_their_status_changes() -> N
     assert flipped[0]["lastTransitionTime"] == "2026-11-24T12:05:00Z"
     kept = merge_conditions([{"type": "Other", "status": "True"}], [], t1)
     assert kept == [{"type": "Other", "status": "True"}]
+
+
+def test_paused_objects_are_neither_applied_nor_deleted() -> None:
+    paused_notes = {"kamaji.clastix.io/paused": ""}
+    a = stamp({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "t-admin-kubeconfig"}, "data": {"k": "1"}})
+    observed = {**a, "metadata": {**a["metadata"], "annotations": {**a["metadata"]["annotations"], **paused_notes}}}
+    changed = stamp({**a, "data": {"k": "2"}})
+    assert plan_objects([changed], [observed], uid="u1") == ()
+    orphan = _owned({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x", "annotations": paused_notes}})
+    assert plan_objects([], [orphan], uid="u1") == ()
+    names, artifacts = paused_secrets({"t-admin-kubeconfig": observed, "t-ca": {"metadata": {}}}, "t")
+    assert names == {"t-admin-kubeconfig"}
+    assert artifacts == {"admin", "super-admin", "admin.conf", "admin.svc", "super-admin.conf", "super-admin.svc"}

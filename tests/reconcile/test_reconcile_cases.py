@@ -213,3 +213,38 @@ def test_an_unreachable_datastore_is_retried_with_backoff(management: Management
     later = reconcile(m.tcp("err-b"), cluster=m.cluster, clock=lambda: now, drivers=m.drivers, retry=3)  # type: ignore[arg-type]
     assert later.requeue_after == timedelta(seconds=8)
     assert "c2VjcmV0" not in json.dumps(m.tcp("err-b")) and "secret" not in (later.error or "")
+
+
+def test_a_paused_secret_is_left_alone_until_unpaused(management: Management) -> None:
+    m = management
+    m.create(tenant_doc("pause-s", address="10.0.1.70"))
+    m.reconcile("pause-s")
+    secret = "pause-s-api-server-certificate"
+    before = m.cluster.get("v1", "Secret", NAMESPACE, secret)
+    m.kubectl("annotate", "secret", secret, "-n", NAMESPACE, "kamaji.clastix.io/paused=", f"{ROTATE_ANNOTATION}=")
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    held, counter = m.reconcile("pause-s", now=later)
+    assert not [a for a in held.actions if a.verb == "reissue"]
+    assert counter.writes == 0, counter.log
+    after = m.cluster.get("v1", "Secret", NAMESPACE, secret)
+    assert before is not None and after is not None
+    assert after["data"] == before["data"]
+    m.kubectl("annotate", "secret", secret, "-n", NAMESPACE, "kamaji.clastix.io/paused-")
+    rotated, _ = m.reconcile("pause-s", now=later)
+    assert [a.name for a in rotated.actions if a.verb == "reissue"] == ["apiserver"]
+
+
+def test_write_permissions_report_write_limited(management: Management) -> None:
+    m = management
+    doc = tenant_doc("wp-a", address="10.0.1.80")
+    doc["spec"]["writePermissions"] = {"blockCreation": True}
+    m.create(doc)
+    first, _ = m.reconcile("wp-a")
+    assert first.phase == "Provisioning"
+    m.mark_available("wp-a")
+    limited, _ = m.reconcile("wp-a")
+    assert limited.phase == "WriteLimited"
+    assert limited.requeue_after is None
+    m.patch_spec("wp-a", {"writePermissions": None})
+    ready, _ = m.reconcile("wp-a")
+    assert ready.phase == "Ready"

@@ -11,7 +11,7 @@ import kopf
 
 from kamaji import api
 from kamaji.errors import KamajiError
-from kamaji.reconcile import DriverPool, KubernetesCluster, ReconcileResult, reconcile
+from kamaji.reconcile import PAUSED_ANNOTATION, DriverPool, KubernetesCluster, ReconcileResult, reconcile
 
 GROUP, VERSION = "kamaji.clastix.io", "v1alpha1"
 PREFIX = "operator.kamaji.clastix.io"
@@ -122,6 +122,8 @@ def delete_tenant(body: kopf.Body, retry: int, **_: Any) -> None:
 @kopf.on.resume(GROUP, VERSION, "datastores")
 def handle_datastore(body: kopf.Body, **_: Any) -> None:
     """Kamaji's DataStore validation condition and ``ready`` (no connectivity test, as Kamaji)."""
+    if PAUSED_ANNOTATION in (body.metadata.annotations or {}):
+        return
     try:
         ds = api.load(dict(body), api.DataStore)
         problems = [str(e) for e in api.validate_datastore(ds)]
