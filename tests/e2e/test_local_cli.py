@@ -95,6 +95,7 @@ def test_missing_binaries_are_a_clear_error(files: tuple[Path, Path, Path], tmp_
     assert "Traceback" not in result.stderr
     assert "kube-apiserver (kubernetes v" in result.stderr
     assert f"KAMAJI_BIN_DIR={empty} python3 -m kamaji.testing.binaries --only kubernetes" in result.stderr
+    assert not (state / "tenants_cli" / "state.json").exists()  # checked before provisioning or starting anything
 
 
 def test_a_taken_port_is_a_clear_error(files: tuple[Path, Path, Path]) -> None:

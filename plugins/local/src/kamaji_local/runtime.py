@@ -40,7 +40,15 @@ from kamaji.render import Images, Rendered, render, sha256_json
 from kamaji.testing import binaries
 from kamaji.testing.process import free_ports
 from kamaji_local import procs
-from kamaji_local.pod import ProcessSpec, container_process, materialize, object_data, run_init_container
+from kamaji_local.pod import (
+    ProcessSpec,
+    component_of,
+    container_process,
+    materialize,
+    object_data,
+    resolve_command,
+    run_init_container,
+)
 
 __all__ = [
     "DEFAULT_STATE_DIR",
@@ -307,7 +315,6 @@ def up(
         raise MissingInputError("kamaji up needs the tenant's DataStore: pass --datastore FILE")
     storage, ds = storage_for(tcp, by_name, seed)
     resolved = resolve(ds)
-    tenant_storage = _provision(tcp, resolved, storage.password)
 
     request = pki.request_from_tcp(tcp)
     if storage.user != request.effective_datastore_user:
@@ -329,6 +336,12 @@ def up(
     deployment = rendered.find("Deployment", tcp.metadata.name or "")
     template = deployment["spec"]["template"]
     template_hash = sha256_json(template)
+    # every program it takes is there before anything is provisioned or started
+    for container in template["spec"]["containers"]:
+        resolve_command(component_of(container), sql_proxy)
+    if apply_tenant_objects:
+        binaries.find("kubectl")
+    tenant_storage = _provision(tcp, resolved, storage.password)
 
     running = local.running()
     records = local.records()
