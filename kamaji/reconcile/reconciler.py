@@ -275,11 +275,13 @@ class _Pass:
         self.generation: int | None = meta.get("generation")
         self.old_status: dict[str, Any] = dict(raw.get("status") or {})
         self.actions: list[Action] = []
+        self.validated = False
 
     # --- helpers ------------------------------------------------------------------------------------------------
 
     def _write_status(self, status: dict[str, Any]) -> None:
-        if status == self.old_status:
+        # fields others wrote (a previous operator, another manager) are not ours to compare or remove
+        if all(self.old_status.get(k) == v for k, v in status.items()):
             return
         self.cluster.patch_status(
             {
@@ -304,6 +306,8 @@ class _Pass:
         conds = [condition("Ready", False, reason, message, generation=self.generation)]
         if errors:
             conds.append(condition("Valid", False, reason, message, generation=self.generation))
+        elif self.validated:
+            conds.append(condition("Valid", True, "Valid", generation=self.generation))
         status["conditions"] = merge_conditions(self.old_status.get("conditions"), conds, self.now)
         try:
             if self.uid:
@@ -548,6 +552,7 @@ class _Pass:
         if errors:
             exc = ValidationError(errors, subject=f"TenantControlPlane {self.namespace}/{self.name}")
             raise _Invalid(reason, exc)
+        self.validated = True
 
     def _ensure_tcp_metadata(self, tenant_sha: str | None = None) -> None:
         """The finalizer, the last applied spec and (once applied) the tenant objects' checksum, in one server-side
