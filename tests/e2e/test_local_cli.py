@@ -115,3 +115,8 @@ def test_a_taken_port_is_a_clear_error(files: tuple[Path, Path, Path]) -> None:
     )
     assert "Traceback" not in result.stderr
     assert oct(state.stat().st_mode & 0o777) == "0o755"  # a directory up did not make keeps its mode
+    # nothing was provisioned or recorded, so there is nothing to bring down
+    assert not (state / "tenants_cli" / "state.json").exists()
+    down_result = kamaji("down", str(tenant_file), "--state-dir", str(state))
+    assert down_result.returncode == 1
+    assert "tenants/cli: no local state in" in down_result.stderr

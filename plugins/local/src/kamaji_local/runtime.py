@@ -341,7 +341,6 @@ def up(
         resolve_command(component_of(container), sql_proxy)
     if apply_tenant_objects:
         binaries.find("kubectl")
-    tenant_storage = _provision(tcp, resolved, storage.password)
 
     running = local.running()
     records = local.records()
@@ -361,6 +360,7 @@ def up(
         if not _port_free(int(number)):
             hint = "pass --port auto (or another port)" if number == port else "remove state.json's ports"
             raise ToolError(f"{what}'s port 127.0.0.1:{number} is in use (another tenant or program): {hint}")
+    tenant_storage = _provision(tcp, resolved, storage.password)
     objects = [*rendered.management, *extra_maps]
     pod = template["spec"]
     volume_dirs = materialize(pod, objects, local.volumes)
