@@ -129,7 +129,7 @@ def test_a_load_balancer_address_comes_from_its_ingress(management: Management) 
     m.create(doc)
     pending, counter = m.reconcile("svc-lb")
     assert pending.requeue_after == timedelta(seconds=1)
-    assert pending.conditions and {c["reason"] for c in pending.conditions} == {"ServiceAddressPending"}
+    assert {c["type"]: c["reason"] for c in pending.conditions} == {"Ready": "ServiceAddressPending", "Valid": "Valid"}
     assert _applied(counter.log) == {("Service", "svc-lb"), ("Secret", "svc-lb-seed"), ("TenantControlPlane", "svc-lb")}
     assert m.cluster.get("v1", "Secret", NAMESPACE, "svc-lb-ca") is None  # no PKI without an address
     m.kubectl("patch", "service", "svc-lb", "-n", NAMESPACE, "--subresource=status", "--type=merge",
