@@ -167,11 +167,19 @@ class EtcdKV:
 
 # ---- SQL (kine's table)
 
+#: a page is two statements, each bounded by the page: the next ``limit`` names after the last one (an index range
+#: scan on ``(name, id)`` that stops there), then the newest row of each of those names (kine's "latest row per key
+#: at a revision", over that range only). One statement grouping the whole remaining range would cost O(keys) a
+#: page, O(keys^2 / page) a copy.
+_NAMES_SQL = (
+    "SELECT DISTINCT kv.name FROM kine AS kv WHERE kv.name {op} ? AND kv.name < ? AND kv.id <= ? "
+    "ORDER BY kv.name ASC LIMIT ?"
+)
 _PAGE_SQL = (
     "SELECT kv.name, kv.value FROM kine AS kv "
-    "INNER JOIN (SELECT MAX(mkv.id) AS id FROM kine AS mkv WHERE mkv.name {op} ? AND mkv.name < ? AND mkv.id <= ? "
+    "INNER JOIN (SELECT MAX(mkv.id) AS id FROM kine AS mkv WHERE mkv.name {op} ? AND mkv.name <= ? AND mkv.id <= ? "
     "GROUP BY mkv.name) AS maxkv ON maxkv.id = kv.id "
-    "WHERE kv.deleted = 0 ORDER BY kv.name ASC LIMIT ?"
+    "WHERE kv.deleted = 0 ORDER BY kv.name ASC"
 )
 _COUNT_SQL = (
     "SELECT COUNT(kv.id) FROM kine AS kv "
@@ -305,18 +313,20 @@ class SQLKV:
             return total
 
     def page(self, after: bytes | None, revision: int, limit: int) -> Page:
+        op, start = (">=", (SQL_BASE + b"/").decode()) if after is None else (">", (SQL_BASE + after).decode())
         with self._errors("read a page"):
-            if after is None:
-                sql, start = _PAGE_SQL.replace("{op}", ">="), (SQL_BASE + b"/").decode()
-            else:
-                sql, start = _PAGE_SQL.replace("{op}", ">"), (SQL_BASE + after).decode()
-            rows = self._query(sql, [start, self.end, revision, limit])
-        if not rows:
-            return Page((), None)
+            names = self._query(_NAMES_SQL.replace("{op}", op), [start, self.end, revision, limit])
+            if not names:
+                return Page((), None)
+            last = str(names[-1][0])
+            rows = self._query(_PAGE_SQL.replace("{op}", op), [start, last, revision])
         n = len(SQL_BASE)
-        keys = [str(r[0]).encode()[n:] for r in rows]
-        items = tuple((k, bytes(r[1] or b"")) for k, r in zip(keys, rows, strict=True) if k not in EXCLUDED)
-        return Page(items, keys[-1])
+        items = []
+        for name, value in rows:
+            key = str(name).encode()[n:]
+            if key not in EXCLUDED:
+                items.append((key, bytes(value or b"")))
+        return Page(tuple(items), last.encode()[n:])
 
     def write(self, items: Sequence[Item], *, replace: bool = False) -> None:
         if not items:
