@@ -82,3 +82,20 @@ def test_restarts_keep_the_data() -> None:
             assert (got["data"], got["metadata"]["uid"]) == ({"k": "kept"}, uid)
             api.kubectl("delete", "configmap", "survivor")
             assert api.kubectl("get", "configmaps", "-o", "name").split().count("configmap/survivor") == 0
+
+
+def test_consistent_reads_are_served_from_the_watch_cache(kube_apiserver_on_bridge: KubeAPIServer) -> None:
+    """The apiserver sees etcd >= 3.5.13 (Status) and serves consistent lists from its watch cache, which needs
+    the bridge's progress notifications to be right: no fallback to a quorum read, no failure."""
+    api = kube_apiserver_on_bridge
+    api.kubectl("create", "namespace", "bridge-consistent")
+    api.kubectl("-n", "bridge-consistent", "create", "configmap", "c")
+    for _ in range(3):
+        names = api.kubectl("-n", "bridge-consistent", "get", "configmaps", "-o", "name").split()
+        assert "configmap/c" in names
+    metrics = api.get("/metrics").decode()
+    reads = [line for line in metrics.splitlines() if line.startswith("apiserver_watch_cache_consistent_read_total{")]
+    configmaps = [line for line in reads if 'resource="configmaps"' in line]
+    assert any('fallback="false"' in line and 'success="true"' in line and float(line.split()[-1]) >= 3
+               for line in configmaps), configmaps  # fmt: skip
+    assert not [line for line in reads if 'fallback="true"' in line or 'success="false"' in line], reads
