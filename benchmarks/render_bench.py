@@ -227,7 +227,8 @@ def markdown(
             "",
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}. Best of "
             f"{repeat} rounds, cases interleaved within a round, wall-clock time. The machine is shared with other "
-            "jobs, so single numbers move by tens of percent between runs; compare rows of one run.",
+            f"jobs (load average {os.getloadavg()[0]:.1f} at the end of this run), so single numbers move by tens of "
+            "percent between runs; compare rows of one run.",
             "",
             f"Reproduce: `{command}`",
             MARK_END,
