@@ -115,6 +115,7 @@ def run(
         "noop_writes": counter.writes,
         "noop_reads": counter.reads,
         "noop_log": list(counter.log),
+        "load": os.getloadavg()[0],
     }
 
 
@@ -159,7 +160,8 @@ def markdown(numbers: dict[str, Any], command: str) -> str:
             " pods included, which this run does not start: compare the order of magnitude only.",
             "",
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; the API"
-            " server, etcd and PostgreSQL run on the same machine.",
+            " server, etcd and PostgreSQL run on the same machine (shared: 1-minute load average"
+            f" {numbers.get('load', os.getloadavg()[0]):.1f} at the end of the run).",
             "",
             f"Reproduce: `{command}`",
             MARK_END,
