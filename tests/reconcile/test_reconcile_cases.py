@@ -248,3 +248,38 @@ def test_write_permissions_report_write_limited(management: Management) -> None:
     m.patch_spec("wp-a", {"writePermissions": None})
     ready, _ = m.reconcile("wp-a")
     assert ready.phase == "Ready"
+
+
+def test_konnectivity_objects_are_created_and_stable(management: Management) -> None:
+    m = management
+    doc = tenant_doc("konn-a", address="10.0.1.90")
+    doc["spec"]["addons"]["konnectivity"] = {}
+    m.create(doc)
+    first, _ = m.reconcile("konn-a")
+    assert first.error is None, first.error
+    names = {a.name for a in first.actions if a.kind in ("Secret", "ConfigMap")}
+    assert {
+        "konn-a-konnectivity-certificate",
+        "konn-a-konnectivity-kubeconfig",
+        "konn-a-konnectivity-egress-selector-configuration",
+    } <= names
+    svc = m.cluster.get("v1", "Service", NAMESPACE, "konn-a")
+    assert svc is not None
+    assert [p["name"] for p in svc["spec"]["ports"]] == ["kube-apiserver", "konnectivity-server"]
+    dep = m.cluster.get("apps/v1", "Deployment", NAMESPACE, "konn-a")
+    assert dep is not None
+    assert "konnectivity-server" in [c["name"] for c in dep["spec"]["template"]["spec"]["containers"]]
+    _, counter = m.reconcile("konn-a")
+    assert counter.writes == 0, counter.log
+    # removing the addon deletes its objects
+    m.patch_spec("konn-a", {"addons": {"konnectivity": None}})
+    removed, counter = m.reconcile("konn-a")
+    assert removed.error is None, removed.error
+    deleted = {name for verb, _, name in counter.log if verb == "delete"}
+    assert deleted == {
+        "konn-a-konnectivity-certificate",
+        "konn-a-konnectivity-kubeconfig",
+        "konn-a-konnectivity-egress-selector-configuration",
+    }
+    _, counter = m.reconcile("konn-a")
+    assert counter.writes == 0, counter.log
