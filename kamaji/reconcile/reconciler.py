@@ -813,6 +813,12 @@ class _Pass:
         ingress = stored.get(("Ingress", name))
         if ingress is not None:
             resources["ingress"] = {**(ingress.get("status") or {}), "name": name, "namespace": self.namespace}
+        route = stored.get(("TLSRoute", name))
+        if route is not None:
+            resources["gateway"] = {
+                **(route.get("status") or {}),
+                "routeRef": {"name": name, "namespace": self.namespace},
+            }
         port = (tcp.spec.network_profile.port if tcp.spec.network_profile else None) or 6443
         ready = current in ("Ready", "Sleeping", "WriteLimited")
         conds = [

@@ -283,3 +283,53 @@ def test_konnectivity_objects_are_created_and_stable(management: Management) -> 
     }
     _, counter = m.reconcile("konn-a")
     assert counter.writes == 0, counter.log
+
+
+TLSROUTE_CRD = {
+    # the smallest CRD that serves gateway.networking.k8s.io/v1alpha2 TLSRoute (the test API server has no Gateway API)
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {
+        "name": "tlsroutes.gateway.networking.k8s.io",
+        "annotations": {"api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/2997"},
+    },
+    "spec": {
+        "group": "gateway.networking.k8s.io",
+        "names": {"kind": "TLSRoute", "listKind": "TLSRouteList", "plural": "tlsroutes", "singular": "tlsroute"},
+        "scope": "Namespaced",
+        "versions": [
+            {
+                "name": "v1alpha2",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+            }
+        ],
+    },
+}
+
+
+def test_a_gateway_route_is_applied_stable_and_removed(management: Management) -> None:
+    m = management
+    m.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(TLSROUTE_CRD))
+    m.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/tlsroutes.gateway.networking.k8s.io")
+    doc = tenant_doc("gw-a", address="10.0.1.95")
+    doc["spec"]["controlPlane"]["gateway"] = {
+        "hostname": "gw-a.example.org",
+        "parentRefs": [{"name": "gateway", "namespace": "kamaji-system"}],
+    }
+    m.create(doc)
+    first, _ = m.reconcile("gw-a")
+    assert first.error is None, first.error
+    route = m.cluster.get("gateway.networking.k8s.io/v1alpha2", "TLSRoute", NAMESPACE, "gw-a")
+    assert route is not None
+    assert route["spec"]["hostnames"] == ["gw-a.example.org"]
+    assert route["metadata"]["ownerReferences"][0]["kind"] == "TenantControlPlane"
+    _, counter = m.reconcile("gw-a")
+    assert counter.writes == 0, counter.log
+    m.patch_spec("gw-a", {"controlPlane": {"gateway": None}})
+    removed, counter = m.reconcile("gw-a")
+    assert removed.error is None, removed.error
+    assert ("delete", "TLSRoute", "gw-a") in counter.log
+    assert m.cluster.get("gateway.networking.k8s.io/v1alpha2", "TLSRoute", NAMESPACE, "gw-a") is None
