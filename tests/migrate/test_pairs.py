@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from kamaji.errors import ToolError
 from kamaji.migrate import Progress, migrate
 from kamaji.testing.bridge import BridgeProcess
 from kamaji.testing.kubernetes import KubeAPIServer
@@ -70,13 +71,25 @@ def test_apiserver_tenant_to_postgresql_seen_by_an_apiserver_through_the_bridge(
     kamaji bridge over the target database sees every object."""
     src = populated.tenant
     dst = stores.tenant("postgresql", "", like=src)
+    refused: list[str] = []
 
-    result = migrate(src.tcp, src.datastore, dst.datastore, password=src.password)
+    def write_through_the_apiserver(step: str) -> None:
+        if step == "page:1":  # the tenant's apiserver, still on the source, cannot write there any more
+            try:
+                populated.apiserver.kubectl("create", "configmap", "during-freeze", "-n", "team-00")
+            except ToolError as exc:
+                refused.append(str(exc))
+
+    result = migrate(
+        src.tcp, src.datastore, dst.datastore, password=src.password, page_size=500, on_step=write_through_the_apiserver
+    )
 
     assert result.source == result.target
     assert result.copied >= len(populated.items)
+    assert len(refused) == 1 and "permission denied" in refused[0], refused
     with BridgeProcess(datastore=dst.kine_dsn()) as bridge, KubeAPIServer(bridge.endpoint) as apiserver:
         _sees_every_object(apiserver)
+        assert "team-00/during-freeze" not in _names(apiserver, "configmaps")
 
 
 def test_mariadb_tenant_to_etcd_seen_by_an_apiserver_on_etcd(stores: Stores, populated: Populated) -> None:
