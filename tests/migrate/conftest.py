@@ -100,3 +100,19 @@ def populated(stores: Stores, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield Populated(tenant, apiserver, items, Digest().add(items))
     finally:
         apiserver.stop()
+
+
+@pytest.fixture(scope="session")
+def other_stores(
+    postgres_server: PostgresServer, mariadb_server: MariaDBServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stores]:
+    """A second etcd and a second PostgreSQL (the session's MariaDB is shared): for same-driver migrations, the
+    case Kamaji's own migration covers."""
+    etcd, postgres = EtcdServer(tls=True, name="kamaji-migrate-b"), PostgresServer()
+    try:
+        etcd.start()
+        postgres.start()
+        yield Stores(etcd, postgres, mariadb_server, tmp_path_factory.mktemp("sqlite-b"), suffix="b")
+    finally:
+        postgres.stop()
+        etcd.stop()

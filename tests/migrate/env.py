@@ -138,7 +138,10 @@ class Tenant:
 
 
 class Stores:
-    def __init__(self, etcd: EtcdServer, postgres: PostgresServer, mariadb: MariaDBServer, directory: Path) -> None:
+    def __init__(
+        self, etcd: EtcdServer, postgres: PostgresServer, mariadb: MariaDBServer, directory: Path, suffix: str = "a"
+    ) -> None:
+        self.suffix = suffix
         self.etcd = etcd
         self.postgres = postgres
         self.mariadb = mariadb
@@ -150,7 +153,7 @@ class Stores:
             assert server.ca is not None
             assert server.client_cert is not None
             return ResolvedDataStore(
-                name="etcd-a",
+                name=f"etcd-{self.suffix}",
                 driver="etcd",
                 endpoints=(server.endpoint.removeprefix("https://"),),
                 ca_certificate=server.ca.cert.read_bytes(),
@@ -161,7 +164,7 @@ class Stores:
         if kind == "postgresql":
             pg = self.postgres
             return ResolvedDataStore(
-                name="pg-a",
+                name=f"pg-{self.suffix}",
                 driver="postgresql",
                 endpoints=(f"{pg.host}:{pg.port}",),
                 username=pg.user,
@@ -170,7 +173,7 @@ class Stores:
         if kind == "mysql":
             m = self.mariadb
             return ResolvedDataStore(
-                name="mariadb-a",
+                name=f"mariadb-{self.suffix}",
                 driver="mysql",
                 endpoints=(f"{m.host}:{m.port}",),
                 username=m.user,

@@ -111,3 +111,16 @@ def test_sqlite_target_seen_by_an_apiserver_through_the_bridge(stores: Stores, p
 
     with BridgeProcess(datastore=dst.kine_dsn()) as bridge, KubeAPIServer(bridge.endpoint) as apiserver:
         _sees_every_object(apiserver)
+
+
+@pytest.mark.parametrize("kind", ["etcd", "postgresql"])
+def test_same_driver_to_another_server(stores: Stores, other_stores: Stores, populated: Populated, kind: str) -> None:
+    """Kamaji's own case (same driver, another DataStore): the same path, the same checks."""
+    src = stores.tenant(kind, "same").provision().fill(populated.items)
+    dst = other_stores.tenant(kind, "", like=src)
+
+    result = migrate(src.tcp, src.datastore, dst.datastore, password=src.password)
+
+    assert result.source == result.target == populated.digest
+    assert dict(dst.items()) == dict(populated.items)
+    assert result.tcp.spec.data_store == f"{'etcd' if kind == 'etcd' else 'pg'}-b"
