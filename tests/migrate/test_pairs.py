@@ -11,6 +11,7 @@ import pytest
 from kamaji.errors import ToolError
 from kamaji.migrate import Progress, migrate
 from kamaji.testing.bridge import BridgeProcess
+from kamaji.testing.kine import KineServer
 from kamaji.testing.kubernetes import KubeAPIServer
 from migrate.conftest import CONFIGMAPS, NAMESPACES, SECRETS, Populated, apiserver_on
 from migrate.env import KINDS, Stores
@@ -124,3 +125,14 @@ def test_same_driver_to_another_server(stores: Stores, other_stores: Stores, pop
     assert result.source == result.target == populated.digest
     assert dict(dst.items()) == dict(populated.items)
     assert result.tcp.spec.data_store == f"{'etcd' if kind == 'etcd' else 'pg'}-b"
+
+
+def test_mariadb_target_served_by_real_kine_to_an_apiserver(stores: Stores, populated: Populated) -> None:
+    """Kamaji's own sidecar on the migrated table: kine (built from its Go module) serves it to a kube-apiserver."""
+    src = stores.tenant("sqlite", "to_kine").provision().fill(populated.items)
+    dst = stores.tenant("mysql", "", like=src)
+
+    migrate(src.tcp, src.datastore, dst.datastore, password=src.password)
+
+    with KineServer(dst.kine_dsn()) as kine, KubeAPIServer(kine.endpoint) as apiserver:
+        _sees_every_object(apiserver)
