@@ -181,6 +181,13 @@ class EtcdClient:
         revision: int = r.header.revision
         return revision
 
+    def put_all(self, items: Sequence[tuple[bytes, bytes]]) -> int:
+        """Store every ``(key, value)`` in one Txn (atomically, one revision); returns it. Keep ``items`` within the
+        server's ``--max-txn-ops`` (128 by default) and ``--max-request-bytes`` (1.5 MiB by default)."""
+        ops = [rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=k, value=v)) for k, v in items]
+        revision: int = self._kv("Txn", rpc_pb2.TxnRequest(success=ops)).header.revision
+        return revision
+
     def get(self, key: bytes | str) -> KeyValue | None:
         result = self.range(key)
         return result.kvs[0] if result.kvs else None

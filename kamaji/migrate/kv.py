@@ -33,6 +33,10 @@ FREEZE_MESSAGE = "kamaji: tenant writes are frozen for a datastore migration; re
 FREEZE_NAME = "kamaji_migration_freeze"
 
 Item = tuple[bytes, bytes]
+#: etcd target writes: puts per Txn and bytes per Txn, under etcd's default --max-txn-ops (128) and
+#: --max-request-bytes (1.5 MiB); a larger single value goes alone (etcd takes it if its limit allows)
+TXN_OPS = 100
+TXN_BYTES = 1 << 20
 
 
 class MigrationError(DatastoreError):
@@ -132,8 +136,19 @@ class EtcdKV:
         return Page(items, r.kvs[-1].key[n:])
 
     def write(self, items: Sequence[Item], *, replace: bool = False) -> None:
-        for key, value in items:  # a put overwrites: rewriting is idempotent
-            self.client.put(self.base + key, value)
+        """Txns of up to :data:`TXN_OPS` puts and :data:`TXN_BYTES` (etcd's defaults: 128 ops, 1.5 MiB a request);
+        a put overwrites, so rewriting is idempotent."""
+        batch: list[Item] = []
+        size = 0
+        for key, value in items:
+            entry = (self.base + key, value)
+            if batch and (len(batch) == TXN_OPS or size + len(entry[0]) + len(value) > TXN_BYTES):
+                self.client.put_all(batch)
+                batch, size = [], 0
+            batch.append(entry)
+            size += len(entry[0]) + len(value)
+        if batch:
+            self.client.put_all(batch)
 
     def prepare(self) -> None:
         return None

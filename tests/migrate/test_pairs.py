@@ -136,3 +136,16 @@ def test_mariadb_target_served_by_real_kine_to_an_apiserver(stores: Stores, popu
 
     with KineServer(dst.kine_dsn()) as kine, KubeAPIServer(kine.endpoint) as apiserver:
         _sees_every_object(apiserver)
+
+
+def test_large_values_to_etcd_split_into_txns_under_its_request_limit(stores: Stores) -> None:
+    """Values up to etcd's default request limit (1.5 MiB) pass; Txns are cut by count and by bytes."""
+    items = [(b"/configmaps/big/%03d" % i, bytes([i]) * (600_000 if i < 4 else 100)) for i in range(250)]
+    items.append((b"/configmaps/big/huge", b"h" * 1_400_000))
+    src = stores.tenant("postgresql", "big").provision().fill(items, page=300)
+    dst = stores.tenant("etcd", "", like=src)
+
+    result = migrate(src.tcp, src.datastore, dst.datastore, password=src.password)
+
+    assert result.source == result.target and result.copied == 251
+    assert dict(dst.items()) == dict(items)
