@@ -20,7 +20,9 @@ from kamaji.migrate import (
     Digest,
     MemoryCheckpoints,
     MigrationError,
+    TenantKV,
     VerificationError,
+    iterate,
     migrate,
     open_kv,
     sqlite_datastore,
@@ -53,10 +55,8 @@ def view(path: Path) -> dict[bytes, bytes]:
         kv.close()
 
 
-def _pages(kv: object) -> list[tuple[tuple[bytes, bytes], ...]]:
-    from kamaji.migrate import iterate
-
-    return [p.items for p in iterate(kv, kv.revision(), 100)]  # type: ignore[attr-defined]
+def _pages(kv: TenantKV) -> list[tuple[tuple[bytes, bytes], ...]]:
+    return [p.items for p in iterate(kv, kv.revision(), 100)]
 
 
 def test_latest_values_only_tombstones_and_health_left_out(tmp_path: Path) -> None:
