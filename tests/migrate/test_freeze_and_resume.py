@@ -4,13 +4,19 @@ resumes from its checkpoint and finishes with equal checksums, the source unchan
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from kamaji import api
+from kamaji.datastore import ResolvedDataStore
 from kamaji.migrate import FREEZE_MESSAGE, FileCheckpoints, migrate, release_source
 from migrate.conftest import Populated
 from migrate.env import KINDS, Stores, Tenant
@@ -157,3 +163,42 @@ def test_a_crash_between_commit_and_checkpoint_rewrites_that_page(
 
     assert result.copied == len(populated.items)
     assert result.source == result.target == populated.digest
+
+
+def _fields(ds: ResolvedDataStore) -> dict[str, object]:
+    return {"name": ds.name, "driver": ds.driver, "endpoints": list(ds.endpoints), "username": ds.username,
+            "password": ds.password}  # fmt: skip
+
+
+KILL_PAIRS = [("postgresql", "mysql"), ("sqlite", "postgresql")]
+
+
+@pytest.mark.parametrize(("source", "target"), KILL_PAIRS, ids=[f"{a}-to-{b}" for a, b in KILL_PAIRS])
+def test_sigkilled_processes_resume_to_equal_checksums(
+    stores: Stores, populated: Populated, tmp_path: Path, source: str, target: str
+) -> None:
+    """The migration runs in a child process that SIGKILLs itself at random steps (nothing of ours runs after):
+    a run after each death resumes, and the last one finishes with equal checksums, the source unchanged."""
+    rng = random.Random(f"sigkill/{source}/{target}")
+    src = stores.tenant(source, "sigkill").provision().fill(populated.items)
+    dst = stores.tenant(target, "", like=src)
+    before = src.digest()
+    page_size = 200
+    pages = math.ceil(len(populated.items) / page_size)
+    spec = {"source": _fields(src.datastore), "target": _fields(dst.datastore), "tcp": api.dump_yaml([src.tcp]),
+            "password": src.password, "checkpoint": str(tmp_path / "checkpoint.json"), "page_size": page_size}  # fmt: skip
+    killed = 0
+    for _ in range(4):
+        spec["kill_at"] = rng.randint(1, 2 * pages + 5)
+        child = subprocess.run([sys.executable, str(Path(__file__).with_name("killed_child.py"))],
+                               input=json.dumps(spec), capture_output=True, text=True, check=False)  # fmt: skip
+        if child.returncode == 0:
+            break
+        assert child.returncode == -signal.SIGKILL, child.stderr
+        killed += 1
+    result = migrate(src.tcp, src.datastore, dst.datastore, password=src.password,
+                     checkpoint=FileCheckpoints(tmp_path / "checkpoint.json"))  # fmt: skip
+
+    assert killed >= 1
+    assert result.source == result.target == before == populated.digest
+    assert src.digest() == before and dst.digest() == before
