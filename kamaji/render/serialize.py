@@ -63,10 +63,7 @@ def _node(dumper: Any, data: Any) -> yaml.Node:
     if kind is str:
         return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
     if kind is dict:
-        items = [
-            (yaml.ScalarNode(_STR, k) if type(k) is str else _node(dumper, k), _node(dumper, data[k]))
-            for k in sorted(data)
-        ]
+        items = [(_node(dumper, k), _node(dumper, data[k])) for k in sorted(data)]
         return yaml.MappingNode(_MAP, items, flow_style=False)
     if kind is list or kind is tuple:
         return yaml.SequenceNode(_SEQ, [_node(dumper, v) for v in data], flow_style=False)
