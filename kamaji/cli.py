@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from kamaji import api, cli_certs
+from kamaji import api, cli_bridge, cli_certs, cli_render
 from kamaji.errors import FieldError, KamajiError, ValidationError
 
 
@@ -79,7 +79,9 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(run=_defaults)
     c = sub.add_parser("crds", help="print the generated CustomResourceDefinitions")
     c.set_defaults(run=_crds)
+    cli_render.add_parser(sub)
     cli_certs.add_parser(sub)
+    cli_bridge.add_parser(sub)
     _plugin_commands(sub)
     return p
 
