@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from kamaji import api, cli_bridge, cli_certs, cli_render
+from kamaji import api, cli_bridge, cli_certs, cli_migrate, cli_render
 from kamaji.errors import FieldError, KamajiError, ValidationError
 
 
@@ -82,6 +82,7 @@ def parser() -> argparse.ArgumentParser:
     cli_render.add_parser(sub)
     cli_certs.add_parser(sub)
     cli_bridge.add_parser(sub)
+    cli_migrate.add_parser(sub)
     _plugin_commands(sub)
     return p
 
