@@ -49,7 +49,7 @@ from kamaji.errors import (
     FieldError,
     ValidationError,
 )
-from kamaji_driver_mysql._tls import TLSFiles
+from kamaji.tlsfiles import TLSFiles
 
 RULES = NameRules(
     schema_max_chars=64,
@@ -170,7 +170,7 @@ class MySQLDriver(BaseDriver):
         context = ssl.create_default_context(cadata=ds.ca_certificate.decode())
         if ds.client_certificate is not None and ds.client_private_key is not None:
             if self._tls is None:
-                self._tls = TLSFiles(None, ds.client_certificate, ds.client_private_key)
+                self._tls = TLSFiles(None, ds.client_certificate, ds.client_private_key, prefix="kamaji-mysql-tls-")
             assert self._tls.cert is not None
             assert self._tls.key is not None
             context.load_cert_chain(self._tls.cert, self._tls.key)

@@ -41,7 +41,7 @@ from kamaji.datastore import (
     split_endpoint,
 )
 from kamaji.errors import DatastoreAuthError, DatastoreConflictError, DatastoreError, DatastoreUnavailableError
-from kamaji_driver_postgresql._tls import TLSFiles
+from kamaji.tlsfiles import TLSFiles
 
 RULES = NameRules(
     schema_max_bytes=63,
@@ -119,7 +119,9 @@ class PostgreSQLDriver(BaseDriver):
         if ds.ca_certificate is None and ds.client_certificate is None:
             return params
         if self._tls is None:
-            self._tls = TLSFiles(ds.ca_certificate, ds.client_certificate, ds.client_private_key)
+            self._tls = TLSFiles(
+                ds.ca_certificate, ds.client_certificate, ds.client_private_key, prefix="kamaji-pg-tls-"
+            )
         if self._tls.ca:
             params["sslrootcert"] = self._tls.ca
         if self._tls.cert and self._tls.key:

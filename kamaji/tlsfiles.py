@@ -1,4 +1,7 @@
-"""libpq wants TLS material as files: write the DataStore's bytes into a private temporary directory."""
+"""TLS material as private files, for client libraries (libpq, PyMySQL) that only take file paths.
+
+I/O on purpose, so it lives outside the ``kamaji.datastore`` contract: drivers use it, the contract does not.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,10 @@ from pathlib import Path
 
 
 class TLSFiles:
-    """``ca``/``cert``/``key`` written 0600 into a 0700 directory, removed by ``cleanup()``."""
+    """``ca``/``cert``/``key`` written 0600 into a fresh 0700 directory, removed by ``cleanup()``."""
 
-    def __init__(self, ca: bytes | None, cert: bytes | None, key: bytes | None) -> None:
-        self._dir = Path(tempfile.mkdtemp(prefix="kamaji-pg-tls-"))
+    def __init__(self, ca: bytes | None, cert: bytes | None, key: bytes | None, *, prefix: str = "kamaji-tls-") -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix=prefix))
         self.ca = self._write("ca.crt", ca)
         self.cert = self._write("client.crt", cert)
         self.key = self._write("client.key", key)
