@@ -190,15 +190,16 @@ def markdown(result: dict[str, float], tenants: int, processes: int, repeat: int
     )
 
 
-def append_section(path: str, section: str) -> None:
+def append_section(path: str, section: str, start: str = MARK_START, end: str = MARK_END) -> None:
+    """Put ``section`` (which begins with ``start`` and ends with ``end``) into the file, replacing its old copy."""
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except FileNotFoundError:
         text = "# Benchmarks\n\nEach section is written by the script it names; rerun the command to refresh it.\n"
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        tail = rest.split(MARK_END, 1)[1]
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
