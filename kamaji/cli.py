@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from kamaji import api, cli_bridge, cli_certs, cli_migrate, cli_render
+from kamaji.cli_support import run_parsed
 from kamaji.errors import FieldError, KamajiError, ValidationError
 
 
@@ -102,18 +103,7 @@ def _plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        status: int = args.run(args)
-    except ValidationError as exc:
-        head = f"{exc.subject}: " if exc.subject else ""
-        for e in exc.errors:
-            print(head + (str(e) if e.path else e.message), file=sys.stderr)
-        return 1
-    except KamajiError as exc:
-        print(f"kamaji: {exc}", file=sys.stderr)
-        return 1
-    return status
+    return run_parsed(parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from kamaji import api
-from kamaji.errors import CertificateError, FieldError, KamajiError, ValidationError
+from kamaji.cli_support import standalone
+from kamaji.errors import FieldError, KamajiError, ValidationError
 from kamaji.pki import (
     PROFILES,
     Algorithm,
@@ -351,22 +352,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return certs
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run ``kamaji certs ...`` on its own (``python -m kamaji.cli_certs issue ...``)."""
-    parser = argparse.ArgumentParser(prog="kamaji")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["certs", *(argv if argv is not None else sys.argv[1:])])
-    try:
-        status: int = args.run(args)
-    except ValidationError as exc:
-        head = f"{exc.subject}: " if exc.subject else ""
-        for e in exc.errors:
-            print(head + str(e), file=sys.stderr)
-        return 1
-    except (KamajiError, CertificateError) as exc:
-        print(f"kamaji: {exc}", file=sys.stderr)
-        return 1
-    return status
+    return standalone(add_parser, "certs", argv)
 
 
 if __name__ == "__main__":

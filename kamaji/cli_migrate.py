@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TextIO
 
 from kamaji import api
+from kamaji.cli_support import standalone
 from kamaji.datastore import ResolvedDataStore, resolve
-from kamaji.errors import FieldError, KamajiError, SpecError, ValidationError
+from kamaji.errors import SpecError, ValidationError
 from kamaji.migrate import Progress, migrate, sqlite_datastore
 
 __all__ = ["add_parser", "main"]
@@ -140,21 +141,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``kamaji migrate`` on its own (``python -m kamaji.cli_migrate``): errors one line each."""
-    parser = argparse.ArgumentParser(prog="kamaji")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["migrate", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        status: int = args.run(args)
-    except ValidationError as exc:
-        errors: Sequence[FieldError] = exc.errors
-        for e in errors:
-            print(f"{exc.subject}: {e}" if exc.subject else str(e), file=sys.stderr)
-        return 1
-    except KamajiError as exc:
-        print(f"kamaji: {exc}", file=sys.stderr)
-        return 1
-    return status
+    """``kamaji migrate`` on its own (``python -m kamaji.cli_migrate``)."""
+    return standalone(add_parser, "migrate", argv)
 
 
 if __name__ == "__main__":

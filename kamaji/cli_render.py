@@ -28,6 +28,7 @@ import attrs
 from kamaji import api, pki
 from kamaji.api.datastore import ContentRef, DataStore
 from kamaji.api.tenant import TenantControlPlane
+from kamaji.cli_support import standalone
 from kamaji.errors import FieldError, KamajiError, MissingInputError, SpecError, ValidationError
 from kamaji.render import EtcdOverride, Images, Rendered, StorageConnection, render
 from kamaji.render.inputs import DEFAULT_KINE_IMAGE
@@ -284,19 +285,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m kamaji.cli_render ...`` (the same as ``kamaji render ...``)."""
-    parser = argparse.ArgumentParser(prog="kamaji")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["render", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.run(args))
-    except ValidationError as exc:
-        head = f"{exc.subject}: " if exc.subject else ""
-        for e in exc.errors:
-            print(head + (str(e) if e.path else e.message), file=sys.stderr)
-        return 1
-    except KamajiError as exc:
-        print(f"kamaji: {exc}", file=sys.stderr)
-        return 1
+    return standalone(add_parser, "render", argv)
 
 
 if __name__ == "__main__":
