@@ -21,4 +21,6 @@ def test_kubeadm_benchmark_runs_and_writes_its_section(tmp_path: Path) -> None:
     text = doc.read_text()
     assert text.count("<!-- kubeadm-bench:start -->") == 1
     assert "| kubeadm |" in text
-    assert "Reproduce: `python benchmarks/kubeadm_bench.py --tenants 2 --repeat 1 --append-to docs/benchmarks.md`" in text
+    assert (
+        "Reproduce: `python benchmarks/kubeadm_bench.py --tenants 2 --repeat 1 --append-to docs/benchmarks.md`" in text
+    )
