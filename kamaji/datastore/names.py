@@ -21,8 +21,9 @@ class NameRules:
     """What a datastore accepts as a tenant schema and user name.
 
     Lengths are in UTF-8 bytes (``*_max_bytes``) or in characters (``*_max_chars``); ``forbidden`` characters may
-    appear nowhere; ``reserved_*`` names (compared case-insensitively) belong to the datastore or its admin and
-    would be clobbered or dropped by a tenant of that name.
+    appear nowhere; ``printable_only`` refuses control, format, unassigned and non-characters; ``reserved_*`` names
+    (compared case-insensitively) belong to the datastore or its admin and would be clobbered or dropped by a
+    tenant of that name.
     """
 
     schema_max_bytes: int | None = None
@@ -30,6 +31,7 @@ class NameRules:
     user_max_bytes: int | None = None
     user_max_chars: int | None = None
     forbidden: str = "\0"
+    printable_only: bool = False
     bmp_only: bool = False
     no_trailing_space: bool = False
     reserved_schemas: frozenset[str] = frozenset()
@@ -62,6 +64,9 @@ def _name_problems(
     bad = sorted({c for c in value if c in rules.forbidden})
     if bad:
         problems.append(f"{value!r}: must not contain {', '.join(repr(c) for c in bad)}")
+    if rules.printable_only and not value.isprintable():
+        odd = sorted({c for c in value if not c.isprintable()})
+        problems.append(f"{value!r}: must not contain unprintable characters ({', '.join(repr(c) for c in odd)})")
     if rules.bmp_only and any(ord(c) > 0xFFFF for c in value):
         problems.append(f"{value!r}: characters beyond U+FFFF are not allowed")
     if rules.no_trailing_space and value != value.rstrip(" "):

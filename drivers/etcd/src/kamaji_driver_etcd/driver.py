@@ -40,7 +40,10 @@ from kamaji.etcd import EtcdClient, Permission, prefix_range_end
 from kamaji.etcd.client import PermissionType
 
 RULES = NameRules(
-    user_max_chars=64,  # X.509 ub-common-name
+    # the user is the client certificate's CN: X.509's ub-common-name, which cryptography counts in UTF-8 bytes,
+    # and only characters Go's x509 and etcd carry through unchanged
+    user_max_bytes=64,
+    printable_only=True,
     forbidden="\0",
     reserved_schemas=frozenset({"root"}),
     reserved_users=frozenset({"root"}),
