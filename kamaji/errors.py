@@ -8,8 +8,8 @@ private key material.
 ```
 KamajiError
 ├── SpecError(ValueError)                  bad user input
-│   └── ValidationError                    every problem found at once, each a FieldError(path, message, value)
-├── VersionError(SpecError)                a Kubernetes version outside the supported range or unparsable
+│   ├── ValidationError                    every problem found at once, each a FieldError(path, message, value)
+│   └── VersionError                       a Kubernetes version outside the supported range or unparsable
 ├── CertificateError(ValueError)           unparsable PEM, key/cert mismatch, a chain that does not verify
 ├── RenderError                            valid spec, but rendering cannot proceed
 │   └── MissingInputError                  a required input (CA, datastore connection, ...) was not given
@@ -20,14 +20,20 @@ KamajiError
 │   ├── DatastoreUnavailableError          retryable
 │   ├── DatastoreAuthError
 │   ├── DatastoreConflictError
-│   └── UnsupportedOperationError(NotImplementedError)
+│   ├── UnsupportedOperationError(NotImplementedError)
+│   └── MigrationError                     kamaji.migrate: a migration refused or failed (freeze kept)
+│       └── VerificationError              kamaji.migrate: source and target checksums differ
 ├── ClusterError                           the management API server refused or failed a request
 │   ├── ClusterUnavailableError            retryable (connection, 429, 5xx)
 │   └── ClusterConflictError               retryable (409: someone else wrote first)
-├── BridgeError                            mapped to gRPC status codes by the bridge
+├── BridgeError                            mapped to gRPC status codes by kamaji.bridge.statuses
 │   ├── KeyExistsError
 │   ├── CompactedError
-│   └── FutureRevisionError
+│   ├── FutureRevisionError
+│   ├── InvalidRequestError(ValueError)    kamaji.bridge.types: a request etcd would refuse as invalid
+│   ├── LeaseNotFoundError(LookupError)    kamaji.bridge.types
+│   └── UnsupportedError(NotImplementedError)  kamaji.bridge.types: a shape the SQL log cannot serve
+│       └── UnsupportedTxnError            kamaji.bridge.types: a Txn that cannot be made atomic
 └── ToolError(RuntimeError)                an external program (etcd, kube-apiserver...) is missing or failed
 ```
 
