@@ -42,6 +42,7 @@ from kamaji.datastore import (
     join_endpoint,
     split_endpoint,
 )
+from kamaji.datastore.redact import scrub
 from kamaji.errors import (
     DatastoreAuthError,
     DatastoreError,
@@ -87,21 +88,6 @@ def grant_pattern(database: str) -> str:
 def _db_pattern_value(database: str) -> str:
     """How ``mysql.db.Db`` stores the grant pattern of ``database``."""
     return database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
-
-
-def scrub(exc: BaseException, hide: tuple[str | None, ...]) -> None:
-    """Replace every secret in ``hide`` by ``***`` in the error's args, so neither our message nor the chained
-    native error (a syntax error echoes the statement) carries a password."""
-    secrets = [s for s in hide if s]
-    if not secrets:
-        return
-    args = []
-    for arg in exc.args:
-        if isinstance(arg, str):
-            for s in secrets:
-                arg = arg.replace(s, "***")
-        args.append(arg)
-    exc.args = tuple(args)
 
 
 @contextlib.contextmanager

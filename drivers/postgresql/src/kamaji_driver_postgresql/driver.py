@@ -40,6 +40,7 @@ from kamaji.datastore import (
     join_endpoint,
     split_endpoint,
 )
+from kamaji.datastore.redact import scrub
 from kamaji.errors import DatastoreAuthError, DatastoreConflictError, DatastoreError, DatastoreUnavailableError
 from kamaji.tlsfiles import TLSFiles
 
@@ -55,21 +56,6 @@ RULES = NameRules(
 
 DEFAULT_PORT = 5432
 ADMIN_DATABASE = "postgres"
-
-
-def scrub(exc: BaseException, hide: tuple[str | None, ...]) -> None:
-    """Replace every secret in ``hide`` by ``***`` in the error's args, so neither our message nor the chained
-    native error (a syntax error echoes the statement) carries a password."""
-    secrets = [s for s in hide if s]
-    if not secrets:
-        return
-    args = []
-    for arg in exc.args:
-        if isinstance(arg, str):
-            for s in secrets:
-                arg = arg.replace(s, "***")
-        args.append(arg)
-    exc.args = tuple(args)
 
 
 @contextlib.contextmanager
