@@ -6,6 +6,7 @@ Revisions: a fresh bridge has kine's ``compact_rev_key`` row at 1 and ``/registr
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -15,6 +16,7 @@ from kamaji.bridge.log import SQLLog
 from kamaji.bridge.server import BridgeServer
 from kamaji.bridge.sqlite import DIALECT
 from kamaji.etcd._pb import kv_pb2, rpc_pb2
+from kamaji.testing.process import wait_until
 
 PUT, DELETE = kv_pb2.Event.PUT, kv_pb2.Event.DELETE
 C = rpc_pb2.Compare
@@ -26,11 +28,8 @@ def code_of(call: object, request: object) -> tuple[grpc.StatusCode, str]:
     return info.value.code(), info.value.details()
 
 
-def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        time.sleep(0.02)  # polling a condition, with a deadline
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    wait_until(predicate, timeout, "condition", interval=0.02)
 
 
 def test_put_range_limit_count_keys_only_and_revision(stubs: Stubs) -> None:
