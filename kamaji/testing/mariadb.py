@@ -3,6 +3,8 @@
 ``--no-defaults`` everywhere, so nothing in /etc/mysql leaks in; its own socket in the temporary directory. As root
 the server drops to the ``mysql`` OS user itself (``--user``), so the PID we hold is mariadbd's. An init file gives
 ``root@127.0.0.1`` a random password (with ``--skip-name-resolve`` TCP clients from loopback are that account).
+With ``tls`` the server also offers TLS (``--ssl-ca/--ssl-cert/--ssl-key``); plain TCP stays allowed, so the
+fixture's own client keeps working and tests decide per account (``REQUIRE X509``) what must use it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import secrets
 import shutil
 from pathlib import Path
 from types import TracebackType
+
+import attrs
 
 from kamaji.errors import ToolError
 from kamaji.testing.process import LOOPBACK, ManagedProcess, ServerDir, chown_tree, free_port, run
@@ -29,11 +33,28 @@ def _binary(name: str) -> Path:
     return Path(found)
 
 
+@attrs.frozen
+class ServerTLS:
+    """The files ``mariadbd`` serves TLS with; copied into the server's directory, so they may live anywhere."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
 class MariaDBServer:
     """MariaDB on 127.0.0.1:``port``; ``root`` with ``password`` over TCP; ``socket`` for local clients."""
 
-    def __init__(self, base_dir: Path | None = None, *, password: str | None = None, os_user: str = OS_USER) -> None:
+    def __init__(
+        self,
+        base_dir: Path | None = None,
+        *,
+        password: str | None = None,
+        os_user: str = OS_USER,
+        tls: ServerTLS | None = None,
+    ) -> None:
         self.user = "root"
+        self.tls = tls
         self.password = password or secrets.token_hex(16)
         self.os_user = os_user
         self.host = LOOPBACK
@@ -69,6 +90,14 @@ class MariaDBServer:
             f"GRANT ALL PRIVILEGES ON *.* TO 'root'@'{LOOPBACK}' WITH GRANT OPTION;\n"
         )
         init.chmod(0o600)
+        tls_args: list[str] = []
+        if self.tls is not None:
+            (base / "tls").mkdir(exist_ok=True)
+            for flag, source in (("ssl-ca", self.tls.ca), ("ssl-cert", self.tls.cert), ("ssl-key", self.tls.key)):
+                copy = base / "tls" / f"{flag}.pem"
+                shutil.copyfile(source, copy)
+                copy.chmod(0o600)
+                tls_args.append(f"--{flag}={copy}")
         chown_tree(base, self.os_user)
         if not (data / "mysql").exists():
             install: list[str | Path] = [
@@ -101,6 +130,7 @@ class MariaDBServer:
             "--innodb-flush-log-at-trx-commit=0",
             "--sync-binlog=0",
         ]
+        argv += tls_args
         self._process = ManagedProcess("mariadbd", argv, log=self.log, cwd=base)
         self._process.start()
         self._process.wait_ready(self._ready, timeout, f"MariaDB on {self.host}:{self.port}")

@@ -309,7 +309,7 @@ def test_adversarial_names(
 
 
 def test_tls_context_verifies_the_server_against_the_datastore_ca(tmp_path: Path) -> None:
-    """The admin's TLS context (no MariaDB TLS server in the fixtures yet: built and checked, not dialled)."""
+    """The admin's TLS context in detail; test_mysql_tls.py dials a MariaDB serving TLS with it."""
     ca = TestCA(tmp_path, common_name="kamaji-test-mysql-ca")
     client = ca.issue("client", "root", client=True)
     ds = ResolvedDataStore(
