@@ -249,7 +249,8 @@ class SQLLog:
                         raise
             rows = self._run(conn, self.dialect.render("SELECT id FROM kine WHERE name = ?"), [COMPACT_ROW])
             if not rows:
-                self._insert(conn, COMPACT_ROW, True, False, 0, 0, 0, b"", None)
+                with contextlib.suppress(KeyExistsError):  # another bridge starting at once inserted it
+                    self._insert(conn, COMPACT_ROW, True, False, 0, 0, 0, b"", None)
         with contextlib.suppress(KeyExistsError):
             self.create(HEALTH_KEY, HEALTH_VALUE)
         return self

@@ -140,7 +140,9 @@ def connect(dsn: str) -> Connection:
             raise
         admin, _ = database_of(target.replace(f"/{name}", "/postgres", 1))
         # another bridge (or kine) may create it meanwhile
-        with psycopg.connect(admin, autocommit=True) as c, contextlib.suppress(errors.DuplicateDatabase):
+        # (two CREATE DATABASE at once: the loser may get a unique violation on pg_database instead)
+        exists = (errors.DuplicateDatabase, errors.UniqueViolation)
+        with psycopg.connect(admin, autocommit=True) as c, contextlib.suppress(*exists):
             c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         conn = psycopg.connect(target, autocommit=True)
     return cast(Connection, _FastConnection(conn))
@@ -167,6 +169,12 @@ def _unique(exc: BaseException) -> bool:
     return isinstance(exc, errors.UniqueViolation)
 
 
+def _exists(exc: BaseException) -> bool:
+    """Bridges starting at once on a fresh database race in CREATE ... IF NOT EXISTS: the loser gets a catalog
+    unique violation (or "already exists"); the object is there either way."""
+    return isinstance(exc, errors.UniqueViolation | errors.DuplicateTable | errors.DuplicateObject)
+
+
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, errors.SerializationFailure | errors.DeadlockDetected | errors.LockNotAvailable)
 
@@ -184,6 +192,7 @@ DIALECT: Any = attrs.evolve(
     name="postgresql",
     placeholder="$n",
     schema=SCHEMA,
+    ignore_ddl_error=_exists,
     returning=True,
     insert_sql=_returning(GENERIC.insert_sql),
     is_unique_violation=_unique,
