@@ -20,6 +20,7 @@ from kamaji.bridge import sqlite
 from kamaji.bridge.endpoint import DEFAULT_SQLITE, dialect_for
 from kamaji.bridge.log import SQLLog
 from kamaji.bridge.server import DEFAULT_VERSION, TLS, BridgeServer
+from kamaji.bridge.watch import PUSH_MODES
 from kamaji.errors import KamajiError
 
 
@@ -50,7 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--datastore-max-open-connections", type=int, default=16)
     p.add_argument("--max-workers", type=int, default=256, help="gRPC worker threads")
     p.add_argument(
-        "--notify", action="store_true", help="PostgreSQL: NOTIFY other bridges on the same database of each write"
+        "--notify", action="store_true", help="PostgreSQL: NOTIFY in each insert (not needed with the trigger)"
+    )
+    p.add_argument(
+        "--watch-push",
+        choices=PUSH_MODES,
+        default="trigger",
+        help="PostgreSQL: trigger = install an AFTER INSERT notify trigger on kine and LISTEN (every writer, kine "
+        "too, wakes watchers); listen = only LISTEN; off = poll only",
     )
     p.add_argument("--metrics-bind-address", default="", help="accepted for kine compatibility; no metrics yet")
     p.add_argument("--debug", action="store_true")
@@ -92,7 +100,7 @@ def build(args: argparse.Namespace) -> BridgeServer:
         tls = TLS(Path(args.server_cert_file), Path(args.server_key_file), ca)
     elif args.client_ca_file:
         raise KamajiError("--client-ca-file needs --server-cert-file and --server-key-file")
-    return BridgeServer(
+    server = BridgeServer(
         log,
         args.listen_address,
         tls=tls,
@@ -101,6 +109,8 @@ def build(args: argparse.Namespace) -> BridgeServer:
         poll_interval=args.poll_interval,
         progress_interval=args.watch_progress_notify_interval,
     )
+    server.bridge.hub.push = args.watch_push
+    return server
 
 
 def serve(args: argparse.Namespace) -> int:

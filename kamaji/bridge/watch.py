@@ -5,7 +5,14 @@ Two sources feed the hub. Writes through this process are *offered* by the log t
 the hub waits for its offer rather than polling. Writers elsewhere (another
 bridge, kine) are found by polling ``id > delivered`` every ``poll_interval``; the poll also runs whenever an offered
 revision is not the next one. A revision missing from the table for longer than ``gap_wait`` (a rolled-back insert
-that consumed a sequence value) is claimed with kine's ``gap-<rev>`` fill row, so delivery never stalls.
+that consumed a sequence value) is claimed with kine's ``gap-<rev>`` fill row, so delivery never stalls; every id of
+a run of missing ones is claimed at once (a restarted PostgreSQL skips up to 32 sequence values: one wait, not 32).
+
+Push: where the database can announce inserts (a *notifier* registered for the dialect's name in the entry-point
+group ``kamaji.bridge.notifiers``; PostgreSQL's installs an ``AFTER INSERT`` trigger calling ``pg_notify``), a
+listener thread wakes the hub with the new revision, so writes by other bridges and by kine arrive without waiting for
+the poll. Notifications are only a hint: the hub still reads the rows from the table, and the poll stays the
+backstop when one is lost.
 
 ``revision`` is the last revision handed to every watcher: the revision a progress notification may report.
 Delivery callbacks run under the hub's lock and must only enqueue.
@@ -18,6 +25,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Protocol
 
 from kamaji.bridge.log import SQLLog
 from kamaji.bridge.types import COMPACT_ROW, Event
@@ -25,6 +34,47 @@ from kamaji.bridge.types import COMPACT_ROW, Event
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[list[Event]], None]
+Wake = Callable[[int], None]
+
+NOTIFIERS = "kamaji.bridge.notifiers"
+#: trigger: install the database's notify trigger and listen; listen: only listen; off: poll only
+PUSH_MODES = ("trigger", "listen", "off")
+#: at most this many ids of one gap are claimed at once (a larger gap continues after another wait)
+GAP_RUN = 500
+
+
+class Notifier(Protocol):
+    """Cross-process wake-ups for one database (``kamaji.bridge.notifiers``)."""
+
+    def install(self, dsn: str) -> None:
+        """Make every insert into ``kine`` announce itself, idempotently."""
+
+    def listen(self, dsn: str, wake: Wake, stop: threading.Event) -> None:
+        """Block until ``stop``: ``wake(revision)`` per announced insert (``wake(0)``: look, revision unknown);
+        raise when the connection fails (the hub reconnects)."""
+
+
+class _DialectListen:
+    """A dialect's own ``listen`` hook (no trigger; writers announce with ``--notify``) as a Notifier."""
+
+    def __init__(self, listen: Callable[[str, Callable[[], None], threading.Event], None]) -> None:
+        self._listen = listen
+
+    def install(self, dsn: str) -> None:
+        raise NotImplementedError("this dialect has no notify trigger")
+
+    def listen(self, dsn: str, wake: Wake, stop: threading.Event) -> None:
+        self._listen(dsn, lambda: wake(0), stop)
+
+
+def notifier_for(log: SQLLog) -> Notifier | None:
+    """The notifier registered for the log's dialect, else the dialect's own ``listen``, else None (poll only)."""
+    found = sorted((ep for ep in entry_points(group=NOTIFIERS) if ep.name == log.dialect.name), key=lambda e: e.value)
+    if found:
+        notifier: Notifier = found[0].load()
+        return notifier
+    listen = log.dialect.listen
+    return _DialectListen(listen) if listen is not None else None
 
 
 class Hub:
@@ -36,8 +86,13 @@ class Hub:
         gap_wait: float = 1.0,
         batch: int = 500,
         progress_interval: float = 5.0,
+        push: str = "trigger",
     ) -> None:
+        if push not in PUSH_MODES:
+            raise ValueError(f"push must be one of {', '.join(PUSH_MODES)}, not {push!r}")
         self.log = log
+        #: read at ``start``: callers may set it between construction and start
+        self.push = push
         self.poll_interval = poll_interval
         self.gap_wait = gap_wait
         self.batch = batch
@@ -51,7 +106,8 @@ class Hub:
         self._wake = False
         self._stop = False
         self._thread: threading.Thread | None = None
-        self._gap: tuple[int, float] | None = None
+        #: (first missing id, first id present after it, when first seen)
+        self._gap: tuple[int, int, float] | None = None
         self._inflight = 0
         self._kicked = False
         self._listener: threading.Thread | None = None
@@ -62,21 +118,28 @@ class Hub:
         self.log.hub = self
         self._thread = threading.Thread(target=self._run, name="kamaji-bridge-watch-hub", daemon=True)
         self._thread.start()
-        listen = self.log.dialect.listen
-        if listen is not None:
+        notifier = notifier_for(self.log) if self.push != "off" else None
+        if notifier is not None:
+            if self.push == "trigger":
+                try:
+                    notifier.install(self.log.dsn)
+                except NotImplementedError:
+                    pass
+                except Exception as exc:  # e.g. not the table's owner: others may still notify; the poll remains
+                    logger.warning("cannot install the notify trigger (%s); listening anyway", exc)
             self._listener = threading.Thread(
-                target=self._listen, args=(listen,), name="kamaji-bridge-listen", daemon=True
+                target=self._listen, args=(notifier,), name="kamaji-bridge-listen", daemon=True
             )
             self._listener.start()
         return self
 
-    def _listen(self, listen: Callable[[str, Callable[[], None], threading.Event], None]) -> None:
-        """Other bridges' writes, announced by the database (LISTEN/NOTIFY): poll now instead of at the interval."""
+    def _listen(self, notifier: Notifier) -> None:
+        """Writes announced by the database (LISTEN/NOTIFY): look now instead of at the poll interval."""
         while not self._listening.is_set():
             try:
-                listen(self.log.dsn, self.kick, self._listening)
-            except Exception:
-                logger.warning("listening for notifications failed; retrying", exc_info=True)
+                notifier.listen(self.log.dsn, self.kick, self._listening)
+            except Exception as exc:
+                logger.warning("listening for notifications failed (%s); retrying in 1 s", exc)
                 self._listening.wait(1.0)
 
     def stop(self) -> None:
@@ -125,9 +188,12 @@ class Hub:
             self._wake = True
             self.lock.notify_all()
 
-    def kick(self) -> None:
-        """Look in the table now (someone else wrote)."""
+    def kick(self, revision: int = 0) -> None:
+        """Look in the table now: someone wrote ``revision`` (0: unknown). Our own writes, already delivered or
+        offered, are ignored."""
         with self.lock:
+            if revision and (revision <= self.revision or revision in self._pending):
+                return
             self._wake = True
             self._kicked = True
             self.lock.notify_all()
@@ -210,8 +276,10 @@ class Hub:
                 return
             events: list[Event] = []
             last = after
+            following = 0
             for row in rows:
                 if row.id != last + 1:
+                    following = row.id
                     break
                 last = row.id
                 if not row.is_fill and row.name != COMPACT_ROW:
@@ -222,20 +290,24 @@ class Hub:
                         self._pending.pop(rev, None)
                     self._deliver(events, last)
                 elif self.revision == after:
-                    self._handle_gap(after + 1)
+                    self._handle_gap(after + 1, following)
                     return
             if len(rows) < self.batch and last == rows[-1].id:
                 return
 
-    def _handle_gap(self, missing: int) -> None:
-        """Revision ``missing`` is absent while later rows exist; lock held. Fill it after ``gap_wait``."""
+    def _handle_gap(self, missing: int, following: int) -> None:
+        """Ids ``missing`` up to ``following - 1`` are absent while ``following`` exists; lock held. After
+        ``gap_wait``, claim the whole run seen the first time: each of those ids was taken before ``following``
+        (sequences only grow), so each insert has been in flight at least that long."""
         now = time.monotonic()
         if self._gap is None or self._gap[0] != missing:
-            self._gap = (missing, now)  # re-checked every 50 ms while it lasts
+            self._gap = (missing, max(following, missing + 1), now)  # re-checked every 50 ms while it lasts
             return
-        if now - self._gap[1] < self.gap_wait:
+        if now - self._gap[2] < self.gap_wait:
             return
-        with contextlib.suppress(Exception):
-            if self.log.fill(missing):
-                logger.warning("filled gap at revision %d", missing)
+        for revision in range(missing, min(self._gap[1], missing + GAP_RUN)):
+            with contextlib.suppress(Exception):
+                if self.log.fill(revision):
+                    logger.warning("filled gap at revision %d", revision)
+        self._gap = None
         self._wake = True

@@ -1,0 +1,136 @@
+"""Push-based watch on PostgreSQL: the notify trigger on kine's table wakes every bridge's hub, so a write through
+one bridge, or by real kine, reaches a watcher on another bridge far sooner than its poll interval. And with push
+off, the poll alone still delivers everything (the backstop when a notification is lost)."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import grpc
+import pytest
+
+from bridge.etcdwire import Stubs, WatchClient
+from kamaji.etcd._pb import kv_pb2
+from kamaji.testing.bridge import BridgeProcess
+from kamaji.testing.kine import KineServer
+from kamaji.testing.postgres import PostgresServer
+
+pytestmark = pytest.mark.servers
+
+POLL = 30.0  # seconds: a delivery by polling would take up to this long
+TRIGGERS = "SELECT count(*) FROM pg_trigger WHERE tgname = 'kamaji_bridge_notify' AND tgrelid = 'kine'::regclass"
+
+
+@contextmanager
+def stubs_of(bridge: BridgeProcess) -> Iterator[Stubs]:
+    channel = grpc.insecure_channel(bridge.endpoint.removeprefix("http://"))
+    try:
+        yield Stubs(channel)
+    finally:
+        channel.close()
+
+
+def bridges(pg: PostgresServer, database: str, tmp: Path, *args: str, count: int = 2) -> list[BridgeProcess]:
+    """``count`` bridge processes on one database, started at once (they race to install the trigger)."""
+    procs = [
+        BridgeProcess(pg.kine_endpoint(database), tmp / f"b{i}", extra_args=(f"--poll-interval={POLL}s", *args))
+        for i in range(count)
+    ]
+    errors: list[BaseException] = []
+
+    def start(b: BridgeProcess) -> None:
+        try:
+            b.start()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(b,)) for b in procs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        for b in procs:
+            b.stop()
+        raise errors[0]
+    return procs
+
+
+def event_latency(watch: WatchClient, write: object, key: bytes, value: bytes, timeout: float) -> float:
+    """Seconds from just before ``write()`` to the watcher receiving ``key``=``value``."""
+    t0 = time.perf_counter()
+    write()  # type: ignore[operator]
+    deadline = t0 + timeout
+    while True:
+        left = deadline - time.perf_counter()
+        assert left > 0, f"no event for {key!r}={value!r} within {timeout} s"
+        for e in watch.next(left).events:
+            if e.kv.key == key and e.kv.value == value:
+                return time.perf_counter() - t0
+
+
+def test_a_write_through_one_bridge_reaches_a_watcher_on_another_by_push(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        a, b = bridges(postgres_server, "push_two", tmp_path)
+        for proc in (a, b):
+            stack.callback(proc.stop)
+        # started at once, the two bridges installed one trigger between them
+        assert postgres_server.psql(TRIGGERS, "push_two").strip() == "1"
+        sa, sb = stack.enter_context(stubs_of(a)), stack.enter_context(stubs_of(b))
+        watch = WatchClient(sb.watch)
+        stack.callback(watch.close)
+        assert watch.create(b"/push/", b"/push0").created
+        latencies = [
+            event_latency(watch, lambda i=i: sa.put(b"/push/k", b"v%d" % i), b"/push/k", b"v%d" % i, POLL)
+            for i in range(20)
+        ]
+    # by polling, these would take ~POLL/2 on average; every one of them came far sooner
+    assert max(latencies) < POLL / 20, latencies
+    print(f"cross-bridge watch latency by push: median {statistics.median(latencies) * 1000:.1f} ms, "
+          f"max {max(latencies) * 1000:.1f} ms (poll interval {POLL:g} s)")  # fmt: skip
+
+
+def test_a_write_by_real_kine_reaches_a_bridge_watcher_by_push(postgres_server: PostgresServer, tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        (bridge,) = bridges(postgres_server, "push_kine", tmp_path, count=1)
+        stack.callback(bridge.stop)
+        kine = stack.enter_context(KineServer(postgres_server.kine_endpoint("push_kine"), tmp_path / "kine"))
+        stubs = stack.enter_context(stubs_of(bridge))
+        watch = WatchClient(stubs.watch)
+        stack.callback(watch.close)
+        assert watch.create(b"/kine/", b"/kine0").created
+        latencies = [
+            event_latency(watch, lambda i=i: kine.etcdctl("put", "/kine/k", f"v{i}"), b"/kine/k", b"v%d" % i, POLL)
+            for i in range(5)
+        ]
+    # etcdctl's own start-up is in these; a poll would still take up to 30 s
+    assert max(latencies) < POLL / 10, latencies
+
+
+def test_with_push_off_the_poll_still_delivers_every_write_in_order(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """No trigger, no LISTEN: what a bridge sees when every notification is lost."""
+    with ExitStack() as stack:
+        writer, watcher = (
+            BridgeProcess(postgres_server.kine_endpoint("push_off"), tmp_path / name, extra_args=args)
+            for name, args in (("w", ("--watch-push=off",)), ("r", ("--watch-push=off", "--poll-interval=0.3s")))
+        )
+        for proc in (writer, watcher):
+            stack.enter_context(proc)
+        assert postgres_server.psql(TRIGGERS, "push_off").strip() == "0"
+        sw, sr = stack.enter_context(stubs_of(writer)), stack.enter_context(stubs_of(watcher))
+        watch = WatchClient(sr.watch)
+        stack.callback(watch.close)
+        assert watch.create(b"/off/", b"/off0").created
+        revisions = [sw.put(b"/off/k%d" % (i % 3), b"v%d" % i) for i in range(30)]
+        events = watch.events(30, timeout=30)
+    assert [(e.kv.mod_revision, e.kv.value) for e in events] == [(r, b"v%d" % i) for i, r in enumerate(revisions)]
+    assert all(e.type == kv_pb2.Event.PUT for e in events)
