@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -69,7 +70,7 @@ class PostgresServer:
             raise ToolError("PostgreSQL is not started")
         return self._process.pid
 
-    def start(self, timeout: float = 60) -> PostgresServer:
+    def start(self, timeout: float = 60, *, port: int = 0) -> PostgresServer:
         base = self._dir.path
         data, sockets = base / "data", base / "sockets"
         sockets.mkdir(exist_ok=True)
@@ -97,7 +98,7 @@ class PostgresServer:
             with self.log.open("a") as log:
                 log.write(run(initdb, env=env, timeout=120).stdout)
             pwfile.unlink()
-        self.port = free_port()
+        self.port = port or free_port()
         argv: list[str | Path] = [
             *as_user,
             self._binary("postgres"),
@@ -131,6 +132,16 @@ class PostgresServer:
             timeout=5,
         )
         return result.returncode == 0
+
+    def restart(self, while_down: Callable[[], object] | None = None, timeout: float = 60) -> PostgresServer:
+        """Stop the server by PID (fast shutdown), call ``while_down()``, start it again on the same data directory
+        and port: what clients see when their database restarts."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+        if while_down is not None:
+            while_down()
+        return self.start(timeout, port=self.port)
 
     def stop(self) -> None:
         if self._process is not None:
