@@ -38,7 +38,7 @@ class Cluster(Protocol):
         ...
 
     def list(self, api_version: str, kind: str, namespace: str | None, labels: Mapping[str, str]) -> list[Obj]:
-        """Every object of ``kind`` in ``namespace`` carrying all of ``labels``."""
+        """Every object of ``kind`` in ``namespace`` (``None``: in every namespace) carrying all of ``labels``."""
         ...
 
     def apply(self, obj: Mapping[str, Any]) -> Obj:
@@ -65,8 +65,10 @@ class ResourceInfo:
         self.namespaced = namespaced
 
     def path(self, namespace: str | None, name: str | None = None, subresource: str | None = None) -> str:
+        """The object's path; for a namespaced kind without ``namespace`` and ``name``, the list across all
+        namespaces."""
         base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
-        if self.namespaced:
+        if self.namespaced and (namespace or name is not None):
             if not namespace:
                 raise ClusterError(f"{self.plural}: a namespace is required")
             base += f"/namespaces/{quote(namespace, safe='')}"
@@ -233,7 +235,7 @@ class KubernetesCluster:
 
     def list(self, api_version: str, kind: str, namespace: str | None, labels: Mapping[str, str]) -> list[Obj]:
         info = self.resource(api_version, kind)
-        path = info.path(namespace if info.namespaced else None)
+        path = info.path(namespace if info.namespaced else None)  # namespaced, namespace None: all namespaces
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
         query = [("labelSelector", selector)] if selector else []
         result = self._request("GET", path, query=query, what=f"list {kind} {namespace or ''}") or {}

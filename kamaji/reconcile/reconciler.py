@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from kamaji.errors import (
     ValidationError,
 )
 from kamaji.reconcile.cluster import Cluster
+from kamaji.reconcile.datastore import OVERRIDES_ANNOTATION, datastores_of, reconcile_datastore
 from kamaji.reconcile.plan import (
     APPLIED_ANNOTATION,
     FINALIZER,
@@ -55,7 +56,7 @@ from kamaji.reconcile.plan import (
     rotate_requests,
     stamp,
 )
-from kamaji.render import Images, StorageConnection, kamaji_md5, render, sha256_json
+from kamaji.render import EtcdOverride, Images, StorageConnection, kamaji_md5, render, sha256_json
 
 __all__ = ["DriverPool", "ReconcileResult", "reconcile"]
 
@@ -276,6 +277,8 @@ class _Pass:
         self.old_status: dict[str, Any] = dict(raw.get("status") or {})
         self.actions: list[Action] = []
         self.validated = False
+        self.used_before = datastores_of(raw)  # the DataStores this tenant held data on before this pass
+        self.overrides_recorded = _recorded_overrides(raw)
 
     # --- helpers ------------------------------------------------------------------------------------------------
 
@@ -340,6 +343,19 @@ class _Pass:
         if raw is None:
             raise _Retry("DataStoreMissing", f"DataStore {name!r} does not exist (yet)")
         ds = api.load(raw, DataStore)
+        return ds, self._resolve(ds)
+
+    def _overrides(self, tcp: TenantControlPlane) -> dict[str, DataStore]:
+        """The DataStores ``spec.dataStoreOverrides`` names that exist (validation names the missing ones)."""
+        found: dict[str, DataStore] = {}
+        for name in dict.fromkeys(o.data_store for o in tcp.spec.data_store_overrides or () if o.data_store):
+            raw = self.cluster.get(TCP_API, "DataStore", None, name)
+            if raw is not None:
+                found[name] = api.load(raw, DataStore)
+        return found
+
+    def _resolve(self, ds: DataStore) -> ResolvedDataStore:
+        name = ds.metadata.name or ""
 
         def read_secret(ref: SecretReference) -> bytes:
             secret = self.cluster.get("v1", "Secret", ref.namespace, ref.name or "")
@@ -350,7 +366,7 @@ class _Pass:
                 )
             return base64.b64decode(data[ref.key_path])
 
-        return ds, resolve(ds, read_secret)
+        return resolve(ds, read_secret)
 
     def _observe(self, tcp: TenantControlPlane) -> dict[tuple[str, str], dict[str, Any]]:
         """Every object of the tenant, one list per kind (the lists run concurrently: they are independent)."""
@@ -437,7 +453,9 @@ class _Pass:
     def run(self) -> ReconcileResult:
         tcp = self._load()
         ds, resolved = self._datastore(tcp)
-        self._check_update(tcp, ds)
+        override_ds = self._overrides(tcp)
+        self._check_update(tcp, ds, override_ds)
+        over = {name: self._resolve(o) for name, o in override_ds.items()}
         observed = self._observe(tcp)
         secrets = {name: obj for (kind, name), obj in observed.items() if kind == "Secret"}
         seed = self._seed(observed)
@@ -449,6 +467,14 @@ class _Pass:
             password = base64.b64decode(config_secret["data"]["DB_PASSWORD"]).decode()
         password = password or _derived_password(seed, tcp)
         storage, tenant = self._storage(tcp, ds, resolved, password)
+        storage = attrs.evolve(
+            storage,
+            overrides=[
+                EtcdOverride(o.resource, over[o.data_store].endpoints)
+                for o in tcp.spec.data_store_overrides or ()
+                if o.resource and o.data_store
+            ],
+        )
         config_checksum = kamaji_md5(
             {
                 "DB_CONNECTION_STRING": b"" if storage.driver == "etcd" else storage.endpoints[0].encode(),
@@ -459,7 +485,8 @@ class _Pass:
         )
         setup = ((self.old_status.get("storage") or {}).get("setup")) or {}
         setup_status = dict(setup)
-        if setup.get("checksum") != config_checksum or setup.get("schema") != tenant.schema:
+        set_up = setup.get("checksum") != config_checksum or setup.get("schema") != tenant.schema
+        if set_up:
             driver = self.drivers(resolved)
             driver.provision(tenant)
             self.actions.append(Action("provision", "DataStore", ds.metadata.name or "", tenant.schema))
@@ -469,6 +496,16 @@ class _Pass:
                 "checksum": config_checksum,
                 "lastUpdate": _ts(self.now),
             }
+        # the same tenant (prefix, role, user) on each override etcd (Kamaji §5.2: the same steps per override),
+        # recorded on the TCP so that usedBy and the teardown know them
+        main = ds.metadata.name or ""
+        wanted = frozenset(over) - {main}
+        retired = self.overrides_recorded - wanted
+        for name in sorted(wanted):
+            if set_up or name not in self.overrides_recorded:
+                self.drivers(over[name]).provision(tenant)
+                self.actions.append(Action("provision", "DataStore", name, f"{tenant.schema} (override)"))
+        self.overrides_recorded = wanted | retired
         # the finalizer goes on after the first successful setup (Kamaji §4.2), with the spec we are applying
         self._ensure_tcp_metadata()
 
@@ -520,6 +557,10 @@ class _Pass:
                 stored.pop(k, None)
             self.actions.append(action)
 
+        if retired:  # overrides removed from the spec: the Deployment no longer names them, tear the tenant down there
+            self._teardown_overrides(tcp, retired)
+            self.overrides_recorded = wanted
+            self._ensure_tcp_metadata()
         status = self._status(tcp, ds, stored, address, config_checksum, setup_status, ca_rotating)
         current = status["kubernetesResources"]["version"]["status"]
         requeue = None if current in ("Ready", "Sleeping", "WriteLimited") else POLL
@@ -530,6 +571,7 @@ class _Pass:
                 if field in self.old_status:
                     status[field] = self.old_status[field]
         self._write_status(status)
+        self._refresh_datastores(datastores_of({**self.raw, "status": status}))
         return ReconcileResult(
             phase=current,
             status=status,
@@ -538,9 +580,29 @@ class _Pass:
             conditions=tuple(status["conditions"]),
         )
 
-    def _check_update(self, tcp: TenantControlPlane, ds: DataStore) -> None:
-        datastores = {ds.metadata.name or "": ds}
+    def _teardown_overrides(self, tcp: TenantControlPlane, names: Iterable[str]) -> None:
+        """The tenant's prefix, role and user off each of these override DataStores (one already gone is skipped:
+        nothing of the tenant can be reached there)."""
+        tenant = TenantStorage.from_tenant(tcp)
+        for name in sorted(names):
+            raw = self.cluster.get(TCP_API, "DataStore", None, name)
+            if raw is None:
+                continue
+            self.drivers(self._resolve(api.load(raw, DataStore))).teardown(tenant)
+            self.actions.append(Action("teardown", "DataStore", name, f"{tenant.schema} (override)"))
+
+    def _refresh_datastores(self, now_using: frozenset[str], *, before: frozenset[str] | None = None) -> None:
+        """The usedBy (and deletion guard) of each DataStore this tenant started or stopped using in this pass."""
+        was = self.used_before if before is None else before
+        for name in sorted(was ^ now_using):
+            self.actions.extend(reconcile_datastore(name, cluster=self.cluster, clock=lambda: self.now).actions)
+
+    def _check_update(self, tcp: TenantControlPlane, ds: DataStore, overrides: Mapping[str, DataStore]) -> None:
+        datastores = {**overrides, ds.metadata.name or "": ds}
         errors = api.validate(tcp, datastores=datastores)
+        if tcp.spec.data_store_overrides and ds.spec.driver != "etcd":
+            errors = [*errors, FieldError("spec.dataStoreOverrides", f"overrides need an etcd spec.dataStore; "
+                                          f"{ds.metadata.name!r} uses {ds.spec.driver}", ds.metadata.name)]  # fmt: skip
         last = ((self.raw.get("metadata") or {}).get("annotations") or {}).get(LAST_SPEC_ANNOTATION)
         reason = "InvalidSpec"
         if last and not errors and last != _spec_json(self.raw):
@@ -563,7 +625,14 @@ class _Pass:
         tenant_sha = tenant_sha or notes.get(TENANT_ANNOTATION)
         if tenant_sha:
             want[TENANT_ANNOTATION] = tenant_sha
-        if FINALIZER in (meta.get("finalizers") or ()) and all(notes.get(k) == v for k, v in want.items()):
+        if self.overrides_recorded:
+            want[OVERRIDES_ANNOTATION] = ",".join(sorted(self.overrides_recorded))
+        stale = OVERRIDES_ANNOTATION in notes and OVERRIDES_ANNOTATION not in want  # omitted: SSA removes it
+        if (
+            FINALIZER in (meta.get("finalizers") or ())
+            and all(notes.get(k) == v for k, v in want.items())
+            and not stale
+        ):
             return
         self.cluster.apply(
             {
@@ -578,7 +647,7 @@ class _Pass:
                 },
             }
         )
-        meta["annotations"] = {**notes, **want}
+        meta["annotations"] = {**{k: v for k, v in notes.items() if k != OVERRIDES_ANNOTATION}, **want}
         meta["finalizers"] = [*dict.fromkeys([*(meta.get("finalizers") or ()), FINALIZER])]
         self.actions.append(Action("finalizer", "TenantControlPlane", self.name))
 
@@ -856,6 +925,8 @@ class _Pass:
         tenant = TenantStorage.from_tenant(tcp)
         self.drivers(resolved).teardown(tenant)
         self.actions.append(Action("teardown", "DataStore", ds.metadata.name or "", tenant.schema))
+        spec_overrides = {o.data_store for o in tcp.spec.data_store_overrides or () if o.data_store}
+        self._teardown_overrides(tcp, (self.overrides_recorded | spec_overrides) - {ds.metadata.name or ""})
         config = self.cluster.get("v1", "Secret", self.namespace, f"{self.name}-datastore-config")
         if config is not None and DATASTORE_SECRET_FINALIZER in (config["metadata"].get("finalizers") or ()):
             self.cluster.apply(_without_finalizer(config, DATASTORE_SECRET_FINALIZER))
@@ -868,6 +939,8 @@ class _Pass:
             }
         )
         self.actions.append(Action("release-finalizer", "TenantControlPlane", self.name))
+        # the tenant has left its DataStores: their usedBy shrinks, and a DataStore being deleted may go now
+        self._refresh_datastores(frozenset(), before=datastores_of(fresh) | {ds.metadata.name or ""})
         return ReconcileResult(actions=tuple(self.actions), deleted=True)
 
 
@@ -875,6 +948,11 @@ class _Invalid(ValidationError):
     def __init__(self, reason: str, exc: ValidationError) -> None:
         super().__init__(exc.errors, subject=exc.subject)
         self.reason = reason
+
+
+def _recorded_overrides(raw: Mapping[str, Any]) -> frozenset[str]:
+    notes = (raw.get("metadata") or {}).get("annotations") or {}
+    return frozenset(n for n in (notes.get(OVERRIDES_ANNOTATION) or "").split(",") if n)
 
 
 def _looks_done(value: str) -> bool:

@@ -4,9 +4,10 @@
 What it models, and no more: objects keyed by (apiVersion, kind, namespace, name); ``create`` as a user would
 (uid, generation 1); ``apply`` as server-side apply by one manager (top-level fields replaced, labels, annotations
 and finalizers merged, the ones kamaji applied before and omits now removed; a ``metadata.uid`` that does not match
-is a conflict); ``generation`` bumped when anything but metadata and status changes; Services get a ClusterIP;
-``delete`` honours finalizers (``deletionTimestamp``) and garbage-collects owned objects at once. No admission, no
-schema validation, no defaulting: a real API server is the test for those.
+is a conflict, and so is a stale ``resourceVersion`` in a status write); ``generation`` bumped when anything but
+metadata and status changes; Services get a ClusterIP; ``delete`` honours finalizers (``deletionTimestamp``) and
+garbage-collects owned objects at once. No admission, no schema validation, no defaulting: a real API server is
+the test for those.
 """
 
 from __future__ import annotations
@@ -171,6 +172,8 @@ class InMemoryCluster:
             raise ClusterError(f"{obj['kind']} {meta['name']} not found")
         if meta.get("uid") and current["metadata"].get("uid") != meta["uid"]:
             raise ClusterConflictError(f"{obj['kind']} {meta['name']}: uid precondition failed")
+        if meta.get("resourceVersion") and current["metadata"].get("resourceVersion") != meta["resourceVersion"]:
+            raise ClusterConflictError(f"{obj['kind']} {meta['name']}: the object has been modified")
         current["status"] = copy.deepcopy(obj["status"])
         current["metadata"]["resourceVersion"] = str(next(self._versions))
         return copy.deepcopy(current)

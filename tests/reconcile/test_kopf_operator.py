@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from reconcile.conftest import DATASTORE, Management
 
-from kamaji.testing.process import ManagedProcess
+from kamaji import api
+from kamaji.testing.process import ManagedProcess, wait_until
 
 pytestmark = pytest.mark.servers
 EXAMPLE = Path(__file__).parents[2] / "plugins" / "kopf" / "examples" / "tenant.yaml"
@@ -29,6 +31,8 @@ def operator(
     request: pytest.FixtureRequest, management: Management, tmp_path: Path
 ) -> Iterator[tuple[str, ManagedProcess]]:
     ns = f"ns-{request.param}"
+    if "datastore" in request.node.name:  # a namespace per test: a deleted one lingers while it terminates
+        ns += "-ds"
     management.kubectl("create", "namespace", ns)
     env = {
         **os.environ,
@@ -79,3 +83,39 @@ def test_the_operator_creates_readies_and_deletes_a_tenant(
     _wait(m, "--for=delete", "secret,deployment,service", "-l", "kamaji.clastix.io/name=kopf-tenant")
     log = process.log.read_text()
     assert "DB_PASSWORD" not in log and "PRIVATE KEY" not in log
+
+
+@pytest.mark.parametrize("operator", ["kopf-run"], indirect=True)
+def test_the_operator_keeps_used_by_and_guards_a_datastore_in_use(
+    management: Management, operator: tuple[str, ManagedProcess]
+) -> None:
+    m = management
+    ns, process = operator
+    pg = json.loads(m.kubectl("get", "datastore", DATASTORE, "-o", "json"))
+    ds = {"apiVersion": pg["apiVersion"], "kind": "DataStore", "metadata": {"name": "kopf-guard"}, "spec": pg["spec"]}
+    m.kubectl("apply", "--server-side", "--field-manager=user", "-f", "-", input=json.dumps(ds))
+    m.kubectl("wait", "--for=jsonpath={.status.ready}=true", "datastore/kopf-guard", "--timeout=90s")
+    finalizers = m.kubectl("get", "datastore", "kopf-guard", "-o", "jsonpath={.metadata.finalizers}")
+    assert "kamaji.clastix.io/TenantControlPlane" in finalizers
+
+    tenant = yaml.safe_load(EXAMPLE.read_text())
+    tenant["metadata"]["name"] = "kopf-guarded"
+    tenant["spec"]["dataStore"] = "kopf-guard"
+    m.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(tenant))
+
+    def used_by() -> list[str]:
+        ds = m.cluster.get(api.API_VERSION, "DataStore", None, "kopf-guard") or {}
+        return list((ds.get("status") or {}).get("usedBy") or ())
+
+    wait_until(lambda: used_by() == [f"{ns}/kopf-guarded"], 90, "usedBy of kopf-guard", log=process.log)
+
+    m.kubectl("delete", "datastore", "kopf-guard", "--wait=false")
+    m.kubectl("wait", "--for=condition=kamaji.clastix.io/DataStoreAllowedDeletion=false", "datastore/kopf-guard",
+              "--timeout=90s")  # fmt: skip
+    reason = m.kubectl("get", "datastore", "kopf-guard", "-o",
+                       "jsonpath={.status.conditions[?(@.type=='kamaji.clastix.io/DataStoreAllowedDeletion')].reason}")  # fmt: skip
+    assert reason == "DataStoreStillUsed"
+
+    # the tenant's teardown releases the DataStore
+    m.kubectl("delete", "tcp", "kopf-guarded", "-n", ns, "--timeout=90s")
+    m.kubectl("wait", "--for=delete", "datastore/kopf-guard", "--timeout=90s")

@@ -215,7 +215,12 @@ def test_delete_tears_the_tenant_down_and_owned_objects_are_collected(
     assert deleting is not None and deleting["metadata"].get("deletionTimestamp")
     result, _ = m.reconcile("life-g")
     assert result.deleted and result.error is None
-    assert [a.verb for a in result.actions] == ["teardown", "release-finalizer", "release-finalizer"]
+    assert [(a.verb, a.kind) for a in result.actions] == [
+        ("teardown", "DataStore"),
+        ("release-finalizer", "Secret"),
+        ("release-finalizer", "TenantControlPlane"),
+        ("status", "DataStore"),  # its usedBy no longer names life-g
+    ]
     assert m.postgres.psql(f"SELECT count(*) FROM pg_database WHERE datname = '{schema}'").strip() == "0"
     assert m.postgres.psql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{schema}'").strip() == "0"
     assert m.tcp("life-g") is None

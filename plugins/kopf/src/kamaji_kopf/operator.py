@@ -10,8 +10,14 @@ from typing import Any
 import kopf
 
 from kamaji import api
-from kamaji.errors import KamajiError
-from kamaji.reconcile import PAUSED_ANNOTATION, DriverPool, KubernetesCluster, ReconcileResult, reconcile
+from kamaji.reconcile import (
+    DataStoreResult,
+    DriverPool,
+    KubernetesCluster,
+    ReconcileResult,
+    reconcile,
+    reconcile_datastore,
+)
 
 GROUP, VERSION = "kamaji.clastix.io", "v1alpha1"
 PREFIX = "operator.kamaji.clastix.io"
@@ -117,32 +123,33 @@ def delete_tenant(body: kopf.Body, retry: int, **_: Any) -> None:
         raise kopf.TemporaryError(result.error or "teardown pending", delay=delay)
 
 
+def _datastore(body: kopf.Body) -> DataStoreResult:
+    result = reconcile_datastore(body.metadata.name, cluster=_cluster(), clock=_now)
+    for action in result.actions:
+        log.info("datastore %s: %s", body.metadata.name, action)
+    return result
+
+
 @kopf.on.create(GROUP, VERSION, "datastores")
 @kopf.on.update(GROUP, VERSION, "datastores")
 @kopf.on.resume(GROUP, VERSION, "datastores")
 def handle_datastore(body: kopf.Body, **_: Any) -> None:
-    """Kamaji's DataStore validation condition and ``ready`` (no connectivity test, as Kamaji)."""
-    if PAUSED_ANNOTATION in (body.metadata.annotations or {}):
-        return
-    try:
-        ds = api.load(dict(body), api.DataStore)
-        problems = [str(e) for e in api.validate_datastore(ds)]
-    except KamajiError as exc:
-        problems = [str(exc)]
-    cond = {
-        "type": "kamaji.clastix.io/DataStoreValidation",
-        "status": "False" if problems else "True",
-        "reason": "ValidationFailed" if problems else "DataStoreIsValid",
-        "message": "; ".join(problems),
-    }
-    status = {"ready": not problems, "observedGeneration": body.metadata.get("generation"), "conditions": [cond]}
-    if dict(body.get("status") or {}) == status:
-        return
-    _cluster().patch_status(
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "DataStore",
-            "metadata": {"name": body.metadata.name},
-            "status": status,
-        }
-    )
+    """Kamaji's DataStore controller: the finalizer, the validation condition and ``ready`` (no connectivity test,
+    as Kamaji), ``usedBy``."""
+    _datastore(body)
+
+
+@kopf.timer(GROUP, VERSION, "datastores", interval=RESYNC, idle=RESYNC)
+def resync_datastore(body: kopf.Body, **_: Any) -> None:
+    """usedBy again (a tenant pass keeps it up to date; this catches a pass that failed in between)."""
+    if not body.metadata.get("deletionTimestamp"):
+        _datastore(body)
+
+
+@kopf.on.delete(GROUP, VERSION, "datastores", optional=True)
+def delete_datastore(body: kopf.Body, **_: Any) -> None:
+    """The deletion guard: ``DataStoreAllowedDeletion=False`` while tenants use it (our finalizer holds it; the
+    last tenant's teardown releases it). ``optional``: kopf adds no finalizer of its own."""
+    result = _datastore(body)
+    if result.deletion_blocked:
+        raise kopf.TemporaryError(f"still used by {', '.join(result.used_by)}", delay=RESYNC)
