@@ -127,3 +127,27 @@ def test_kubeconfigs_are_written_exactly_as_the_pki_writes_them() -> None:
     assert len(bundle.kubeconfigs) == 7
     for kubeconfig in bundle.kubeconfigs.values():
         assert kubeconfig_bytes(kubeconfig) == kubeconfig.to_yaml()
+
+
+def test_every_golden_file_is_written_by_the_fast_writer_itself() -> None:
+    """No golden object needs the libyaml fallback, and the kubeconfigs inside the Secrets (their own YAML) do not
+    either: the fast path is the path taken, byte for byte."""
+    import base64
+    from pathlib import Path
+
+    from kamaji.render.yaml_writer import write_documents
+
+    files = sorted((Path(__file__).parents[2] / "golden" / "cases").rglob("expected/*/*.yaml"))
+    assert len(files) > 150
+    kubeconfigs = 0
+    for path in files:
+        data = path.read_bytes()
+        documents = load_yaml_all(data)
+        assert write_documents(documents).encode() == data, path
+        for doc in documents:
+            for key, value in (doc.get("data") or {}).items():
+                if doc["kind"] == "Secret" and key.endswith((".conf", ".svc")):
+                    text = base64.b64decode(value)
+                    assert write_documents(load_yaml_all(text), explicit_start=False).encode() == text
+                    kubeconfigs += 1
+    assert kubeconfigs >= 30

@@ -1,0 +1,277 @@
+"""A pure-Python writer of canonical YAML, byte-identical to libyaml's (``CSafeDumper``) for the trees render makes.
+
+libyaml is fast C, but driving it through PyYAML's node/event machinery costs ~60 µs per KB of output; rendering a
+tenant writes ~80 KB. This writer produces the same text directly for plain trees — dicts with ``str`` keys,
+lists/tuples, ``str``, ``int``, ``float``, ``bool``, ``None`` — under the settings of ``kamaji.render.serialize``:
+sorted keys, block style, indentation 2 with indentless sequences in mappings, no line folding, ``allow_unicode``,
+multi-line strings as ``|`` literal blocks where libyaml allows them.
+
+Scalar styles follow libyaml's ``yaml_emitter_analyze_scalar`` / ``select_scalar_style`` and PyYAML's implicit
+resolvers (a string that would read back as another type is quoted). Whatever this writer does not reproduce
+with certainty — other types, non-string or multi-line or > 128-byte keys, a literal needing ``+``
+chomping (which makes libyaml write ``...``), U+2028/U+2029 line separators, empty or scalar documents — raises
+``Unsupported``, and the caller uses libyaml for that stream. ``tests/property/test_yaml_writer.py`` proves
+equality with libyaml over arbitrary JSON-like trees.
+
+Style decisions are memoized per distinct short string (bounded), which is what makes repeated keys and values
+cheap; the module stays pure (the caches only hold results of pure functions).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import yaml.resolver
+
+__all__ = ["Unsupported", "write_documents"]
+
+
+class Unsupported(Exception):
+    """The tree holds something this writer does not reproduce byte for byte; use libyaml. An internal signal
+    (not a KamajiError): ``kamaji.render.serialize`` catches it, it never reaches a user."""
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_INF = float("inf")
+_IMPLICIT: dict[Any, list[tuple[str, re.Pattern[str]]]] = yaml.resolver.Resolver.yaml_implicit_resolvers
+
+# libyaml's IS_PRINTABLE is '\n', 0x20-0x7E, U+00A0-U+D7FF, U+E000-U+FFFD except U+FEFF; anything else is a
+# "special character" (double quotes with escapes).
+_SPECIAL = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
+# Plain style is refused for: an indicator as first character, '-', '?' or ':' followed by a blank or the end,
+# a leading '---' / '...', ': ' or a final ':', ' #', a leading or trailing space, a line break.
+_NOT_PLAIN = re.compile(r"^[#,\[\]{}&*!|>'\"%@`]|^[-?:](?: |$)|^---|^\.\.\.|: |:$| #|^ | $|\n")
+# libyaml's line breaks besides '\n': '\r' and U+0085 are non-printable (so quoted, escaped); U+2028/U+2029 are
+# printable breaks with their own layout rules, which this writer does not reproduce.
+# Characters that never make plain style impossible (no indicators, blanks or breaks): a string made of them
+# only needs the '---' / '...' prefix and implicit-type checks.
+_SAFE_PLAIN = re.compile(r"[A-Za-z0-9_./+=()-]+")
+_UNSUPPORTED_BREAK = re.compile("[\u2028\u2029]")
+_KEY_BREAK = re.compile("[\n\r\x85\u2028\u2029]")
+_ESCAPES = {
+    "\0": "\\0",
+    "\x07": "\\a",
+    "\x08": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\x0b": "\\v",
+    "\x0c": "\\f",
+    "\r": "\\r",
+    "\x1b": "\\e",
+    '"': '\\"',
+    "\\": "\\\\",
+    "\x85": "\\N",
+    "\u2028": "\\L",
+    "\u2029": "\\P",
+}
+_NEEDS_ESCAPE = re.compile('[\n"\\\\\u2028\u2029]|' + _SPECIAL.pattern)  # libyaml escapes every line break
+_MEMO_MAX_LEN = 64  # long strings (certificates, keys, embedded files) are unique: memoizing them only holds memory
+_MEMO_SIZE = 8192
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    known = _ESCAPES.get(char)
+    if known is not None:
+        return known
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02X}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04X}"
+    return f"\\U{code:08X}"
+
+
+def _double_quoted(value: str) -> str:
+    return '"' + _NEEDS_ESCAPE.sub(_escape, value) + '"'
+
+
+def _resolves_to_str(value: str) -> bool:
+    """PyYAML's implicit resolution: would ``value`` written plain read back as a string?"""
+    for tag, regexp in _IMPLICIT.get(value[0] if value else "", ()):
+        if regexp.match(value):
+            return tag == _STR_TAG
+    return True
+
+
+def _inline(value: str) -> str:
+    """A string without '\\n' as a flow scalar: plain if libyaml allows it and it reads back as a string, else
+    single-quoted, else (special characters) double-quoted."""
+    if (
+        _SAFE_PLAIN.fullmatch(value)
+        and value != "-"
+        and not value.startswith(("---", "..."))
+        and _resolves_to_str(value)
+    ):
+        return value  # the common case (names, base64 data) without the slower scans below
+    if _UNSUPPORTED_BREAK.search(value):
+        raise Unsupported("U+2028/U+2029")
+    if _SPECIAL.search(value):
+        return _double_quoted(value)
+    if value and not _NOT_PLAIN.search(value) and _resolves_to_str(value):
+        return value
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _block_hints(value: str) -> str | None:
+    """``|`` with libyaml's indentation and chomping indicators, or None when libyaml would not use a literal block
+    (trailing space, a space before a line break, special characters: it writes double quotes)."""
+    if value.endswith(" ") or " \n" in value:
+        return None
+    if not (value.isascii() and value.replace("\n", " ").isprintable()) and _SPECIAL.search(value):
+        return None
+    if _UNSUPPORTED_BREAK.search(value):
+        raise Unsupported("U+2028/U+2029")
+    indent = "2" if value[0] in " \n" else ""
+    if not value.endswith("\n"):
+        return "|" + indent + "-"
+    if value == "\n" or value.endswith("\n\n"):
+        raise Unsupported("keep chomping: libyaml marks the document open-ended")
+    return "|" + indent
+
+
+_VALUES: dict[str, str] = {}
+_KEYS: dict[str, str] = {}
+
+
+def _key(key: Any) -> str:
+    """``key:`` for a simple key (a string of at most 128 UTF-8 bytes on one line), memoized."""
+    text = _KEYS.get(key)
+    if text is not None:
+        return text
+    if type(key) is not str:
+        raise Unsupported(f"mapping key of type {type(key).__name__}")
+    if _KEY_BREAK.search(key) or len(key.encode("utf-8")) > 128:
+        raise Unsupported("complex mapping key")
+    text = _inline(key) + ":"
+    if len(key) <= _MEMO_MAX_LEN and len(_KEYS) < _MEMO_SIZE:
+        _KEYS[key] = text
+    return text
+
+
+def _string(value: str, indent: str) -> str:
+    """`` <scalar>\\n`` for a string value whose block content (if a literal) is indented by ``indent``."""
+    text = _VALUES.get(value)
+    if text is not None:
+        return text
+    if "\n" not in value:
+        text = " " + _inline(value) + "\n"
+        if len(value) <= _MEMO_MAX_LEN and len(_VALUES) < _MEMO_SIZE:
+            _VALUES[value] = text
+        return text
+    hints = _block_hints(value)
+    if hints is None:
+        return " " + _double_quoted(value) + "\n"
+    lines = value[:-1].split("\n") if value.endswith("\n") else value.split("\n")
+    return " " + hints + "\n" + "".join(indent + line + "\n" if line else "\n" for line in lines)
+
+
+def _float(value: float) -> str:
+    """PyYAML's ``represent_float``, written plain when it reads back as a float (always, in practice)."""
+    if value != value:
+        text = ".nan"
+    elif value in (_INF, -_INF):
+        text = ".inf" if value > 0 else "-.inf"
+    else:
+        text = repr(value).lower()
+        if "." not in text and "e" in text:
+            text = text.replace("e", ".0e", 1)
+    resolvers = _IMPLICIT.get(text[0], ())
+    if _NOT_PLAIN.search(text) or not any(tag == _FLOAT_TAG and r.match(text) for tag, r in resolvers):
+        raise Unsupported(f"float {text}")
+    return text
+
+
+def _scalar(value: Any) -> str:
+    kind = type(value)
+    if kind is bool:
+        return " true\n" if value else " false\n"
+    if kind is int:
+        return " " + str(value) + "\n"
+    if value is None:
+        return " null\n"
+    if kind is float:
+        return " " + _float(value) + "\n"
+    raise Unsupported(f"value of type {kind.__name__}")
+
+
+def _mapping(data: dict[Any, Any], indent: str, out: list[str], inline: bool) -> None:
+    """A non-empty mapping whose keys start at ``indent`` (the first one on the current line if ``inline``)."""
+    deeper = indent + "  "
+    for key in sorted(data):
+        if inline:
+            out.append(_key(key))
+            inline = False
+        else:
+            out.append(indent + _key(key))
+        value = data[key]
+        kind = type(value)
+        if kind is str:
+            out.append(_string(value, deeper))
+        elif kind is dict:
+            if value:
+                out.append("\n")
+                _mapping(value, deeper, out, False)
+            else:
+                out.append(" {}\n")
+        elif kind is list or kind is tuple:
+            if value:
+                out.append("\n")
+                _sequence(value, indent, out, False)  # libyaml: sequences in mappings are not indented
+            else:
+                out.append(" []\n")
+        else:
+            out.append(_scalar(value))
+
+
+def _sequence(data: list[Any] | tuple[Any, ...], indent: str, out: list[str], inline: bool) -> None:
+    """A non-empty sequence whose dashes start at ``indent`` (the first one on the current line if ``inline``)."""
+    deeper = indent + "  "
+    dash = indent + "-"
+    for value in data:
+        if inline:
+            out.append("-")
+            inline = False
+        else:
+            out.append(dash)
+        kind = type(value)
+        if kind is str:
+            out.append(_string(value, deeper))
+        elif kind is dict:
+            if value:
+                out.append(" ")
+                _mapping(value, deeper, out, True)
+            else:
+                out.append(" {}\n")
+        elif kind is list or kind is tuple:
+            if value:
+                out.append(" ")
+                _sequence(value, deeper, out, True)
+            else:
+                out.append(" []\n")
+        else:
+            out.append(_scalar(value))
+
+
+def write_documents(documents: Iterable[Any], *, explicit_start: bool = True) -> str:
+    """Every document (a non-empty dict or list), ``---`` first when ``explicit_start``, as libyaml writes it.
+
+    Raises ``Unsupported`` when the tree holds anything this writer does not reproduce exactly.
+    """
+    out: list[str] = []
+    for count, document in enumerate(documents):
+        if explicit_start:
+            out.append("---\n")
+        elif count:
+            raise Unsupported("several documents without explicit starts")
+        kind = type(document)
+        if kind is dict and document:
+            _mapping(document, "", out, False)
+        elif (kind is list or kind is tuple) and document:
+            _sequence(document, "", out, False)
+        else:
+            raise Unsupported("a document that is not a non-empty mapping or sequence")
+    return "".join(out)
