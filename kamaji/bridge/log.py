@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import select
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
@@ -129,8 +130,23 @@ def _unalias(name: str, value: bytes) -> tuple[bytes, bytes, int]:
     return name.encode("utf-8"), value, 0
 
 
+def _stale(conn: Connection) -> bool:
+    """An idle connection with something to read was closed by the server (a database restart sends each client a
+    FATAL and closes it): using it would fail a request after the database is back. Connections that expose
+    ``fileno()`` (the PostgreSQL dialect) are checked, with one non-blocking select()."""
+    fileno = getattr(conn, "fileno", None)
+    if fileno is None:
+        return False
+    try:
+        readable, _, _ = select.select([fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
 class Pool:
-    """A bounded pool of autocommit connections; broken connections are closed, not reused."""
+    """A bounded pool of autocommit connections; broken connections are closed, not reused, and idle ones the server
+    closed meanwhile are dropped when taken."""
 
     def __init__(self, dialect: Dialect, dsn: str, size: int) -> None:
         self.dialect = dialect
@@ -143,10 +159,7 @@ class Pool:
     def connection(self) -> Iterator[Connection]:
         self._slots.acquire()
         try:
-            try:
-                conn = self._free.get_nowait()
-            except queue.Empty:
-                conn = self.dialect.connect(self.dsn)
+            conn = self._take()
             try:
                 yield conn
             except BaseException as exc:
@@ -160,6 +173,18 @@ class Pool:
                 self._free.put(conn)
         finally:
             self._slots.release()
+
+    def _take(self) -> Connection:
+        """An idle connection that is still alive, else a new one."""
+        while True:
+            try:
+                conn = self._free.get_nowait()
+            except queue.Empty:
+                return self.dialect.connect(self.dsn)
+            if not _stale(conn):
+                return conn
+            with contextlib.suppress(Exception):
+                conn.close()
 
     def close(self) -> None:
         self._closed = True

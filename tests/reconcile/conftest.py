@@ -153,17 +153,24 @@ def reconcile_etcd() -> Iterator[EtcdServer]:
 def etcd_datastore(management: Management, reconcile_etcd: EtcdServer) -> str:
     """DataStore ``etcd`` on ``reconcile_etcd``: the CA (with its key, to sign tenants' client certificates) and the
     admin client certificate inline."""
-    server = reconcile_etcd
+    management.kubectl(
+        "apply", "--server-side", "-f", "-", input=json.dumps(etcd_datastore_doc(reconcile_etcd, "etcd"))
+    )
+    return "etcd"
+
+
+def etcd_datastore_doc(server: EtcdServer, name: str) -> dict[str, Any]:
+    """DataStore ``name`` on ``server`` (TLS): its CA with the key and the admin client certificate inline."""
     assert server.ca is not None
     assert server.client_cert is not None
 
     def content(path: Path) -> dict[str, str]:
         return {"content": base64.b64encode(path.read_bytes()).decode()}
 
-    ds = {
+    return {
         "apiVersion": api.API_VERSION,
         "kind": "DataStore",
-        "metadata": {"name": "etcd"},
+        "metadata": {"name": name},
         "spec": {
             "driver": "etcd",
             "endpoints": [server.endpoint.removeprefix("https://")],
@@ -179,5 +186,3 @@ def etcd_datastore(management: Management, reconcile_etcd: EtcdServer) -> str:
             },
         },
     }
-    management.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(ds))
-    return "etcd"

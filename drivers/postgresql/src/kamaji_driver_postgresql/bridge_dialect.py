@@ -123,6 +123,10 @@ class _FastConnection:
     def close(self) -> None:
         self._conn.close()
 
+    def fileno(self) -> int:
+        """The socket, for the pool to see that the server closed an idle connection."""
+        return self._pg.socket
+
 
 def database_of(dsn: str) -> tuple[str, str]:
     """(the DSN with kine's default database, that database's name)."""
