@@ -139,7 +139,7 @@ def _stale(conn: Connection) -> bool:
         return False
     try:
         readable, _, _ = select.select([fileno()], [], [], 0)
-    except (OSError, ValueError):
+    except Exception:  # no socket any more (the driver saw the connection is lost)
         return True
     return bool(readable)
 
