@@ -134,3 +134,24 @@ def test_with_push_off_the_poll_still_delivers_every_write_in_order(
         events = watch.events(30, timeout=30)
     assert [(e.kv.mod_revision, e.kv.value) for e in events] == [(r, b"v%d" % i) for i, r in enumerate(revisions)]
     assert all(e.type == kv_pb2.Event.PUT for e in events)
+
+
+def test_a_run_of_missing_ids_is_claimed_after_one_gap_wait(postgres_server: PostgresServer, tmp_path: Path) -> None:
+    """40 sequence values consumed by no row (a restarted PostgreSQL skips up to 32, rolled-back inserts one each):
+    the hub claims the whole run after one wait (1 s), not one id per wait (40 s)."""
+    with ExitStack() as stack:
+        a, b = bridges(postgres_server, "push_gap", tmp_path)
+        for proc in (a, b):
+            stack.callback(proc.stop)
+        sa, sb = stack.enter_context(stubs_of(a)), stack.enter_context(stubs_of(b))
+        watch = WatchClient(sb.watch)
+        stack.callback(watch.close)
+        assert watch.create(b"/gap/", b"/gap0").created
+        before = sa.put(b"/gap/k", b"before")
+        watch.events(1)
+        postgres_server.psql("SELECT setval(pg_get_serial_sequence('kine', 'id'), (SELECT max(id) FROM kine) + 40)",
+                             "push_gap")  # fmt: skip
+        latency = event_latency(watch, lambda: sa.put(b"/gap/k", b"after"), b"/gap/k", b"after", POLL)
+        rows = postgres_server.psql(f"SELECT count(*) FROM kine WHERE id > {before} AND name LIKE 'gap-%'", "push_gap")
+    assert int(rows) == 40
+    assert latency < 10, latency
