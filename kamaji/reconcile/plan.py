@@ -23,18 +23,23 @@ __all__ = [
     "PAUSED_ANNOTATION",
     "SECRET_FILES",
     "TENANT_ANNOTATION",
+    "TENANT_OBJECTS_ANNOTATION",
     "Action",
+    "TenantKey",
     "address_from_service",
     "apply_rank",
     "condition",
+    "contains",
     "deployment_rolled_out",
     "existing_files",
     "merge_conditions",
     "paused_secrets",
     "phase",
     "plan_objects",
+    "plan_tenant",
     "rotate_requests",
     "stamp",
+    "tenant_key",
 ]
 
 FINALIZER = "finalizer.kamaji.clastix.io"
@@ -44,6 +49,9 @@ APPLIED_ANNOTATION = "kamaji.clastix.io/applied-sha256"
 LAST_SPEC_ANNOTATION = "kamaji.clastix.io/last-applied-spec"
 TENANT_ANNOTATION = "kamaji.clastix.io/tenant-applied-sha256"
 """sha256 over the applied checksums of every tenant-side object last applied inside the tenant cluster."""
+TENANT_OBJECTS_ANNOTATION = "kamaji.clastix.io/tenant-objects"
+"""JSON list of the (apiVersion, kind, namespace, name) kamaji applied inside the tenant: what to delete once it is
+no longer rendered."""
 KUBECONFIG_KEY_ANNOTATION = "kamaji.clastix.io/kubeconfig-secret-key"
 """The TCP spec of the last pass that applied it (JSON), the ``old`` of ``api.validate_update``."""
 NAME_LABEL = "kamaji.clastix.io/name"
@@ -60,6 +68,7 @@ Verb = Literal[
     "release-finalizer",
     "reissue",
     "tenant-apply",
+    "tenant-delete",
 ]
 
 
@@ -153,6 +162,66 @@ def plan_objects(
         paused = PAUSED_ANNOTATION in (obj["metadata"].get("annotations") or {})
         if k not in wanted and owned_by(obj, uid) and not paused and obj["metadata"].get("deletionTimestamp") is None:
             actions.append(Action("delete", k[0], k[1], "no longer desired"))
+    return tuple(actions)
+
+
+# --- inside the tenant: drift ------------------------------------------------------------------------------------
+
+TenantKey = tuple[str, str, str, str]
+"""(apiVersion, kind, namespace or "", name) of a tenant-side object."""
+
+
+def tenant_key(obj: Mapping[str, Any]) -> TenantKey:
+    meta = obj["metadata"]
+    return str(obj["apiVersion"]), str(obj["kind"]), str(meta.get("namespace") or ""), str(meta["name"])
+
+
+def contains(desired: Any, live: Any) -> bool:
+    """Whether ``live`` (as the API server returns it) still holds every value of ``desired``: mappings key by key,
+    lists element by element (same length), scalars equal. ``None`` and empty containers in ``desired`` are not
+    checked (the API server drops them); fields only ``live`` has (defaults, other managers' fields) are ignored."""
+    if desired is None or desired == {} or desired == []:
+        return True
+    if isinstance(desired, Mapping):
+        return isinstance(live, Mapping) and all(contains(v, live.get(k)) for k, v in desired.items())
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(live) == len(desired) and all(map(contains, desired, live))
+    return bool(desired == live)
+
+
+def _drifted(desired: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    meta, have = desired["metadata"], live.get("metadata") or {}
+    if not contains({k: meta.get(k) for k in ("labels", "annotations")}, have):
+        return True
+    return not contains({k: v for k, v in desired.items() if k not in ("metadata", "status")}, live)
+
+
+def plan_tenant(
+    desired: Sequence[Mapping[str, Any]],
+    live: Mapping[TenantKey, Mapping[str, Any] | None],
+    recorded: Iterable[TenantKey],
+) -> tuple[Action, ...]:
+    """The tenant-side writes, Kamaji's soot controllers' self-healing: apply each desired (stamped) object that is
+    missing, whose applied checksum differs, or whose fields someone changed (``live``: the object as read from the
+    tenant, ``None`` when missing); delete what kamaji applied before (``recorded``) and no longer renders (an
+    addon removed, the konnectivity agent's other kind after a mode switch, the write-permission webhook)."""
+    actions: list[Action] = []
+    wanted: set[TenantKey] = set()
+    for obj in desired:
+        k = tenant_key(obj)
+        wanted.add(k)
+        have = live.get(k)
+        name = f"{k[2]}/{k[3]}" if k[2] else k[3]
+        if have is None:
+            actions.append(Action("tenant-apply", k[1], name, "missing"))
+        elif (have.get("metadata", {}).get("annotations") or {}).get(APPLIED_ANNOTATION) != obj["metadata"][
+            "annotations"
+        ][APPLIED_ANNOTATION]:
+            actions.append(Action("tenant-apply", k[1], name, "changed"))
+        elif _drifted(obj, have):
+            actions.append(Action("tenant-apply", k[1], name, "drifted"))
+    for k in sorted(set(recorded) - wanted):
+        actions.append(Action("tenant-delete", k[1], f"{k[2]}/{k[3]}" if k[2] else k[3], "no longer desired"))
     return tuple(actions)
 
 

@@ -43,7 +43,9 @@ from kamaji.reconcile.plan import (
     PAUSED_ANNOTATION,
     PROJECT_LABEL,
     TENANT_ANNOTATION,
+    TENANT_OBJECTS_ANNOTATION,
     Action,
+    TenantKey,
     address_from_service,
     apply_rank,
     condition,
@@ -53,8 +55,10 @@ from kamaji.reconcile.plan import (
     paused_secrets,
     phase,
     plan_objects,
+    plan_tenant,
     rotate_requests,
     stamp,
+    tenant_key,
 )
 from kamaji.render import EtcdOverride, Images, StorageConnection, kamaji_md5, render, sha256_json
 
@@ -279,6 +283,7 @@ class _Pass:
         self.validated = False
         self.used_before = datastores_of(raw)  # the DataStores this tenant held data on before this pass
         self.overrides_recorded = _recorded_overrides(raw)
+        self.tenant_objects: frozenset[TenantKey] | None = None  # set once applied inside the tenant in this pass
 
     # --- helpers ------------------------------------------------------------------------------------------------
 
@@ -627,6 +632,10 @@ class _Pass:
             want[TENANT_ANNOTATION] = tenant_sha
         if self.overrides_recorded:
             want[OVERRIDES_ANNOTATION] = ",".join(sorted(self.overrides_recorded))
+        if self.tenant_objects is not None:
+            want[TENANT_OBJECTS_ANNOTATION] = json.dumps(sorted(self.tenant_objects), separators=(",", ":"))
+        elif TENANT_OBJECTS_ANNOTATION in notes:
+            want[TENANT_OBJECTS_ANNOTATION] = notes[TENANT_OBJECTS_ANNOTATION]
         stale = OVERRIDES_ANNOTATION in notes and OVERRIDES_ANNOTATION not in want  # omitted: SSA removes it
         if (
             FINALIZER in (meta.get("finalizers") or ())
@@ -659,50 +668,55 @@ class _Pass:
         stored: Mapping[tuple[str, str], Mapping[str, Any]],
         status: dict[str, Any],
     ) -> timedelta | None:
-        """Apply the tenant-side objects inside the tenant cluster when they changed (their checksum is kept in the
-        TCP annotation ``TENANT_ANNOTATION``); the addons and bootstrap status; a requeue when the tenant's API
-        server cannot be reached yet."""
+        """Self-healing tenant-side objects (Kamaji's soot controllers): each one is read back from the tenant and
+        applied when it is missing, changed or drifted; what kamaji applied before and no longer renders is deleted
+        (the record is the TCP annotation ``TENANT_OBJECTS_ANNOTATION``). Nothing drifted: reads only. The addons and
+        bootstrap status; a requeue when the tenant's API server cannot be reached yet."""
         assert self.tenant_clusters is not None
         desired = [stamp(o) for o in tenant_objects]
         sha = sha256_json([o["metadata"]["annotations"][APPLIED_ANNOTATION] for o in desired])
         notes = (self.raw.get("metadata") or {}).get("annotations") or {}
+        recorded = _recorded_tenant_objects(notes)
         requeue: timedelta | None = None
         conds: list[dict[str, Any]] = []
-        if notes.get(TENANT_ANNOTATION) == sha:
-            conds.append(condition("TenantObjects", True, "Applied", generation=self.generation))
+        key = notes.get(KUBECONFIG_KEY_ANNOTATION) or DEFAULT_KUBECONFIG_KEY
+        admin = stored.get(("Secret", f"{self.name}-admin-kubeconfig")) or {}
+        data = (admin.get("data") or {}).get(key)
+        if data is None:
+            raise ValidationError(
+                [
+                    FieldError(
+                        f"metadata.annotations[{KUBECONFIG_KEY_ANNOTATION}]",
+                        f"no key {key!r} in the admin kubeconfig Secret",
+                        key,
+                    )
+                ]
+            )
+        tenant = self.tenant_clusters(base64.b64decode(data))
+        try:
+            keys = [tenant_key(o) for o in desired]
+            live = dict(zip(keys, _POOL.map(lambda k: tenant.get(*k), keys), strict=True))
+            by_name = {(k[1], f"{k[2]}/{k[3]}" if k[2] else k[3]): (k, o) for k, o in zip(keys, desired, strict=True)}
+            gone = {(k[1], f"{k[2]}/{k[3]}" if k[2] else k[3]): k for k in recorded}
+            for action in plan_tenant(desired, live, recorded):
+                if action.verb == "tenant-apply":
+                    tenant.apply(by_name[(action.kind, action.name)][1])
+                else:
+                    tenant.delete(*gone[(action.kind, action.name)])
+                self.actions.append(action)
+        except KamajiError as exc:
+            if not exc.retryable:
+                raise
+            conds.append(condition("TenantObjects", False, type(exc).__name__, str(exc), generation=self.generation))
+            requeue = _backoff(self.retry)
         else:
-            key = notes.get(KUBECONFIG_KEY_ANNOTATION) or DEFAULT_KUBECONFIG_KEY
-            admin = stored.get(("Secret", f"{self.name}-admin-kubeconfig")) or {}
-            data = (admin.get("data") or {}).get(key)
-            if data is None:
-                raise ValidationError(
-                    [
-                        FieldError(
-                            f"metadata.annotations[{KUBECONFIG_KEY_ANNOTATION}]",
-                            f"no key {key!r} in the admin kubeconfig Secret",
-                            key,
-                        )
-                    ]
-                )
-            tenant = self.tenant_clusters(base64.b64decode(data))
-            try:
-                for obj in desired:
-                    tenant.apply(obj)
-                    self.actions.append(Action("tenant-apply", obj["kind"], _qualified(obj)))
-            except KamajiError as exc:
-                if not exc.retryable:
-                    raise
-                conds.append(
-                    condition("TenantObjects", False, type(exc).__name__, str(exc), generation=self.generation)
-                )
-                requeue = _backoff(self.retry)
-            else:
-                self._ensure_tcp_metadata(tenant_sha=sha)
-                conds.append(condition("TenantObjects", True, "Applied", generation=self.generation))
-            finally:
-                close = getattr(tenant, "close", None)
-                if callable(close):
-                    close()
+            self.tenant_objects = frozenset(keys)
+            self._ensure_tcp_metadata(tenant_sha=sha)
+            conds.append(condition("TenantObjects", True, "Applied", generation=self.generation))
+        finally:
+            close = getattr(tenant, "close", None)
+            if callable(close):
+                close()
         old_addons = self.old_status.get("addons") or {}
         addons = tcp.spec.addons
         applied = not requeue
@@ -948,6 +962,14 @@ class _Invalid(ValidationError):
     def __init__(self, reason: str, exc: ValidationError) -> None:
         super().__init__(exc.errors, subject=exc.subject)
         self.reason = reason
+
+
+def _recorded_tenant_objects(notes: Mapping[str, str]) -> frozenset[TenantKey]:
+    try:
+        found = json.loads(notes.get(TENANT_OBJECTS_ANNOTATION) or "[]")
+        return frozenset(tuple(str(part) for part in k) for k in found if isinstance(k, list) and len(k) == 4)  # type: ignore[misc]
+    except ValueError:
+        return frozenset()  # hand-edited: nothing recorded, nothing deleted
 
 
 def _recorded_overrides(raw: Mapping[str, Any]) -> frozenset[str]:

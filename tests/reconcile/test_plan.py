@@ -18,13 +18,16 @@ from kamaji.reconcile.plan import (
     APPLIED_ANNOTATION,
     Action,
     address_from_service,
+    contains,
     existing_files,
     merge_conditions,
     paused_secrets,
     phase,
     plan_objects,
+    plan_tenant,
     rotate_requests,
     stamp,
+    tenant_key,
 )
 from kamaji.render import StorageConnection, render
 
@@ -201,3 +204,44 @@ def test_paused_objects_are_neither_applied_nor_deleted() -> None:
     names, artifacts = paused_secrets({"t-admin-kubeconfig": observed, "t-ca": {"metadata": {}}}, "t")
     assert names == {"t-admin-kubeconfig"}
     assert artifacts == {"admin", "super-admin", "admin.conf", "admin.svc", "super-admin.conf", "super-admin.svc"}
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(_json)
+def test_an_object_contains_itself_and_what_the_api_server_adds(value: object) -> None:
+    assert contains(value, value)
+    assert contains({"spec": value}, {"spec": value, "status": {"ready": True}})  # server-added fields: not drift
+
+
+@given(_json, st.text(min_size=1, max_size=3), st.integers() | st.text(max_size=5))
+def test_a_changed_or_removed_value_is_drift(value: object, key: str, scalar: object) -> None:
+    desired = {"data": {key: scalar}, "other": value}
+    assert not contains(desired, {"data": {key: ["changed", scalar]}, "other": value})
+    assert not contains(desired, {"other": value})
+
+
+def test_plan_tenant_applies_missing_changed_and_drifted_objects_and_deletes_what_is_no_longer_rendered() -> None:
+    def cm(name: str, value: str) -> dict[str, object]:
+        return stamp({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "kube-system"},
+                      "data": {"k": value}})  # fmt: skip
+
+    desired = [cm("same", "v"), cm("gone", "v"), cm("new-sum", "v2"), cm("edited", "v")]
+    live = {
+        tenant_key(desired[0]): {**desired[0], "metadata": {**desired[0]["metadata"], "uid": "u"}},  # type: ignore[dict-item]
+        tenant_key(desired[2]): cm("new-sum", "v1"),
+        tenant_key(desired[3]): {**desired[3], "data": {"k": "by hand"}},
+    }
+    old = ("apps/v1", "DaemonSet", "kube-system", "konnectivity-agent")
+    actions = plan_tenant(desired, live, [old, tenant_key(desired[0])])
+    assert [(a.verb, a.name, a.reason) for a in actions] == [
+        ("tenant-apply", "kube-system/gone", "missing"),
+        ("tenant-apply", "kube-system/new-sum", "changed"),
+        ("tenant-apply", "kube-system/edited", "drifted"),
+        ("tenant-delete", "kube-system/konnectivity-agent", "no longer desired"),
+    ]

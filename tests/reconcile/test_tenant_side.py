@@ -4,6 +4,7 @@ reconcile stored in the tenant's Secrets (as the Deployment's kube-apiserver con
 from __future__ import annotations
 
 import base64
+import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +12,11 @@ from pathlib import Path
 import pytest
 from reconcile.conftest import NAMESPACE, Management, tenant_doc
 
-from kamaji.reconcile import KubernetesCluster
+from kamaji.reconcile import CountingCluster, KubernetesCluster
 from kamaji.reconcile.plan import existing_files
 from kamaji.testing import binaries
 from kamaji.testing.etcd import EtcdServer
-from kamaji.testing.process import ManagedProcess, free_port, http_ok
+from kamaji.testing.process import ManagedProcess, free_port, http_ok, run
 
 pytestmark = pytest.mark.servers
 NAME = "tenant-side"
@@ -78,10 +79,10 @@ def test_tenant_objects_are_applied_once_the_tenant_answers_and_only_when_they_c
     management: Management, tenant_apiserver: tuple[int, Path]
 ) -> None:
     m = management
-    tenants: list[KubernetesCluster] = []
+    tenants: list[CountingCluster] = []
 
-    def tenant_cluster(kubeconfig: bytes) -> KubernetesCluster:
-        cluster = KubernetesCluster.from_kubeconfig_bytes(kubeconfig)
+    def tenant_cluster(kubeconfig: bytes) -> CountingCluster:
+        cluster = CountingCluster(KubernetesCluster.from_kubeconfig_bytes(kubeconfig))
         tenants.append(cluster)
         return cluster
 
@@ -125,7 +126,45 @@ def test_tenant_objects_are_applied_once_the_tenant_answers_and_only_when_they_c
     again, counter = m.reconcile(NAME, tenant_clusters=tenant_cluster)
     assert counter.writes == 0, counter.log
     assert again.actions == ()
-    assert len(tenants) == 1  # unchanged tenant objects: the tenant is not even contacted
+    assert tenants[-1].writes == 0, tenants[-1].log  # every object read back, none written: nothing drifted
+    assert tenants[-1].reads == len(applied)
+
+    # drift: an edited ConfigMap, a deleted Deployment, an edited RoleBinding: exactly those are put back
+    kubeconfig = tenant_apiserver[1].parent / "admin.conf"
+    kubectl = [binaries.find("kubectl"), f"--kubeconfig={kubeconfig}", "--request-timeout=20s"]
+    run([*kubectl, "-n", "kube-system", "patch", "configmap", "kubelet-config", "--type=merge",
+         "-p", json.dumps({"data": {"kubelet": "edited: by hand\n"}})])  # fmt: skip
+    run([*kubectl, "-n", "kube-system", "delete", "deployment", "coredns"])
+    run([*kubectl, "-n", "kube-public", "patch", "rolebinding", "kubeadm:bootstrap-signer-clusterinfo", "--type=json",
+         "-p", json.dumps([{"op": "replace", "path": "/subjects/0/name", "value": "someone-else"}])])  # fmt: skip
+    repaired, counter = m.reconcile(NAME, tenant_clusters=tenant_cluster)
+    assert repaired.error is None, repaired.error
+    assert {(a.name, a.reason) for a in repaired.actions} == {
+        ("kube-system/kubelet-config", "drifted"),
+        ("kube-system/coredns", "missing"),
+        ("kube-public/kubeadm:bootstrap-signer-clusterinfo", "drifted"),
+    }
+    assert counter.writes == 0, counter.log  # nothing to say to the management cluster
+    assert (
+        "edited" not in run([*kubectl, "-n", "kube-system", "get", "configmap", "kubelet-config", "-o", "json"]).stdout
+    )
+    run([*kubectl, "-n", "kube-system", "get", "deployment", "coredns"])
+    quiet, _ = m.reconcile(NAME, tenant_clusters=tenant_cluster)
+    assert quiet.actions == () and tenants[-1].writes == 0, tenants[-1].log
+
+    # the konnectivity agent: a DaemonSet, then a Deployment, and the DaemonSet goes
+    tenant_actions: list[tuple[str, str, str]] = []
+    for mode in ("DaemonSet", "Deployment"):
+        m.patch_spec(NAME, {"addons": {"konnectivity": {"agent": {"mode": mode}}}})
+        changed, _ = m.reconcile(NAME, tenant_clusters=tenant_cluster)
+        m.mark_available(NAME)
+        switched, _ = m.reconcile(NAME, tenant_clusters=tenant_cluster)
+        assert switched.error is None and switched.phase == "Ready", switched.error
+        tenant_actions = [(a.verb, a.kind, a.name) for a in (*changed.actions, *switched.actions)]
+    assert ("tenant-delete", "DaemonSet", "kube-system/konnectivity-agent") in tenant_actions
+    assert ("tenant-apply", "Deployment", "kube-system/konnectivity-agent") in tenant_actions
+    assert run([*kubectl, "-n", "kube-system", "get", "daemonset", "konnectivity-agent"], check=False).returncode != 0
+    run([*kubectl, "-n", "kube-system", "get", "deployment", "konnectivity-agent"])
 
     for cluster in tenants:
-        cluster.close()
+        cluster.inner.close()  # type: ignore[attr-defined]
