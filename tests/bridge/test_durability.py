@@ -1,6 +1,6 @@
 """Durability of the bridge process (``python -m kamaji.bridge``) on real databases, under 4 concurrent writers.
 
-- kill -9 the bridge 10 times (SQLite and PostgreSQL): every acknowledged write is in the table afterwards, at the
+- kill -9 the bridge 10 times (SQLite, PostgreSQL, MariaDB): every acknowledged write is in the table afterwards, at the
   revision it was acknowledged with; revisions only grow; a watcher that resumes from its last seen revision after
   each kill gets exactly the history the table holds, so nothing acknowledged is missed. A write whose answer was
   lost with the process may or may not have happened: both are counted, and the test requires that kills did
@@ -24,6 +24,7 @@ import pytest
 
 from kamaji.etcd._pb import kv_pb2, rpc_pb2, rpc_pb2_grpc
 from kamaji.testing.bridge import BridgeProcess
+from kamaji.testing.mariadb import MariaDBServer
 from kamaji.testing.postgres import PostgresServer
 from kamaji.testing.process import wait_until
 
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.servers
 
 PREFIX, PREFIX_END = b"/dur/", b"/dur0"
 WRITERS = 4
+SERVERS = {"postgresql": "postgres_server", "mariadb": "mariadb_server"}  # the session fixtures
 CALL_TIMEOUT = 20.0  # seconds: an answer (success or error) must come before this, else the bridge hung
 
 
@@ -212,11 +214,14 @@ def running(bridge: BridgeProcess) -> Iterator[BridgeProcess]:
         bridge.stop()
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql", "mariadb"])
 def test_kill_9_under_four_writers_loses_no_acknowledged_write(
-    database: str, postgres_server: PostgresServer, tmp_path: Path
+    database: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    datastore = postgres_server.kine_endpoint("durability_kill") if database == "postgresql" else None
+    datastore = None  # SQLite: a file in the bridge's directory
+    if database != "sqlite":
+        server: PostgresServer | MariaDBServer = request.getfixturevalue(SERVERS[database])
+        datastore = server.kine_endpoint("durability_kill")
     with running(BridgeProcess(datastore, tmp_path / "bridge")) as bridge:
         start = current_revision(bridge) + 1
         watcher = ResumingWatcher(bridge, start)
