@@ -130,6 +130,13 @@ class Dialect:
         "INSERT INTO kine(name, created, deleted, create_revision, prev_revision, lease, value, old_value) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     )
+    #: kube-apiserver's two write Txns (create-if-absent: MOD = 0; update-if-mod-revision) as one statement each: the
+    #: compare is the statement's WHERE, the unique index still decides races. They must return the new row's
+    #: (id, create_revision, prev_revision, old_value), or no row when the compare fails. "" (the default): the log
+    #: reads, compares, then inserts (two round trips). Parameters: (name, lease, value, name) and
+    #: (lease, value, name, mod_revision).
+    create_if_absent_sql: str = ""
+    update_if_mod_sql: str = ""
     fill_sql: str = (
         "INSERT INTO kine(id, name, created, deleted, create_revision, prev_revision, lease, value, old_value) "
         "VALUES (?, ?, 0, 1, 0, 0, 0, NULL, NULL)"
@@ -170,6 +177,19 @@ class Dialect:
             return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
         return sql.replace("?", self.placeholder)
 
+
+#: the one-statement write Txns for databases with ``INSERT ... RETURNING`` (append the RETURNING clause)
+CREATE_IF_ABSENT = (
+    "INSERT INTO kine(name, created, deleted, create_revision, prev_revision, lease, value, old_value) "
+    "SELECT ?, 1, 0, 0, COALESCE(kv.id, 0), ?, ?, kv.value FROM (SELECT 1 AS one) AS o LEFT JOIN kine AS kv "
+    "ON kv.id = (SELECT MAX(mkv.id) FROM kine AS mkv WHERE mkv.name = ?) WHERE kv.id IS NULL OR kv.deleted <> 0"
+)
+UPDATE_IF_MOD = (
+    "INSERT INTO kine(name, created, deleted, create_revision, prev_revision, lease, value, old_value) "
+    "SELECT kv.name, 0, 0, CASE WHEN kv.created <> 0 THEN kv.id ELSE kv.create_revision END, kv.id, ?, ?, kv.value "
+    "FROM kine AS kv WHERE kv.id = (SELECT MAX(mkv.id) FROM kine AS mkv WHERE mkv.name = ?) AND kv.id = ? "
+    "AND kv.deleted = 0"
+)
 
 #: kine's Generic dialect: the SQL every database shares; the database dialects evolve it.
 GENERIC = Dialect(name="generic")

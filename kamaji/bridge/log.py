@@ -233,6 +233,7 @@ class SQLLog:
         #: the watch hub: told when an insert starts (``begin``), and given each appended event (``offer``) or told
         #: the insert failed (``abandon``); so it waits for local writers instead of polling for their rows
         self.hub: WriteListener | None = None
+        self._rendered: dict[tuple[str, str], str] = {}
 
     # ---- plumbing
 
@@ -309,7 +310,7 @@ class SQLLog:
 
     def _latest_at(self, conn: Connection, key: bytes, at: int = NO_LIMIT) -> tuple[Row | None, int, int]:
         """(the newest row of ``key`` with id <= ``at``, current revision, compacted revision): one statement."""
-        t = self._run(conn, self.dialect.render(self.dialect.get_latest_sql), [_name(key), at])[0]
+        t = self._run(conn, self._sql(self.dialect.get_latest_sql), (_name(key), at))[0]
         row = Row.of(t[2:]) if t[2] is not None else None
         return row, int(t[0] or 0), int(t[1] or 0)
 
@@ -325,20 +326,33 @@ class SQLLog:
         value: bytes | None,
         old_value: bytes | None,
     ) -> int:
-        params = [name, int(created), int(deleted), create_revision, prev_revision, lease, value, old_value]
+        params = (name, int(created), int(deleted), create_revision, prev_revision, lease, value, old_value)
+        sql = self.dialect.notify_insert_sql if self.notify else self.dialect.insert_sql
+        cur = self._insert_sql(conn, name, sql, params)
+        try:
+            return int(cur.fetchone()[0]) if self.dialect.returning else int(cur.lastrowid)
+        finally:
+            cur.close()
+
+    def _insert_sql(self, conn: Connection, name: str, template: str, params: tuple[Any, ...]) -> Any:
+        """Run an insert; the cursor (to read the id from). A unique violation becomes KeyExistsError."""
         cur = conn.cursor()
         try:
-            sql = self.dialect.notify_insert_sql if self.notify else self.dialect.insert_sql
-            cur.execute(self.dialect.render(sql), tuple(params))
-            rev = int(cur.fetchone()[0]) if self.dialect.returning else int(cur.lastrowid)
+            cur.execute(self._sql(template), params)
         except Exception as exc:
+            cur.close()
             if self.dialect.is_unique_violation(exc):
                 self._fill_consumed(conn)
                 raise KeyExistsError(f"key {name!r} was changed by another writer") from exc
             raise
-        finally:
-            cur.close()
-        return rev
+        return cur
+
+    def _sql(self, template: str, where: str = "") -> str:
+        """A template rendered for the driver, once per template (rendering is string work on every request)."""
+        sql = self._rendered.get((template, where))
+        if sql is None:
+            sql = self._rendered[(template, where)] = self.dialect.render(template, where)
+        return sql
 
     def _fill_consumed(self, conn: Connection) -> None:
         """A failed insert may have consumed an id (a PostgreSQL sequence): claim it with a gap row right away, so
@@ -402,12 +416,12 @@ class SQLLog:
             return RangeResult(() if op.count_only else kvs, len(kvs), False, current)
         where, params = _where("mkv.name", op.key, op.range_end, d)
         if op.count_only:
-            t = self._run(conn, d.render(d.count_sql, where), [*params, at])[0]
+            t = self._run(conn, self._sql(d.count_sql, where), [*params, at])[0]
             current, compacted = int(t[0] or 0), int(t[1] or 0)
             self._check(op.revision, current, compacted)
             return RangeResult((), int(t[2]), False, current)
         limit = op.limit + 1 if op.limit > 0 else NO_LIMIT
-        sql = d.render(d.keys_sql if op.keys_only else d.list_sql, where)
+        sql = self._sql(d.keys_sql if op.keys_only else d.list_sql, where)
         found = self._run(conn, sql, [*params, at, limit])
         if found:
             current, compacted = int(found[0][0] or 0), int(found[0][1] or 0)
@@ -418,7 +432,7 @@ class SQLLog:
         more = op.limit > 0 and len(rows) > op.limit
         if more:
             rows = rows[: op.limit]
-            count = int(self._run(conn, d.render(d.count_sql, where), [*params, op.revision or current])[0][2])
+            count = int(self._run(conn, self._sql(d.count_sql, where), [*params, op.revision or current])[0][2])
         else:
             count = len(rows)
         return RangeResult(tuple(r.kv() for r in rows), count, more, current)
@@ -431,13 +445,13 @@ class SQLLog:
             if after + 1 < compacted:
                 raise CompactedError(f"revision {after + 1} has been compacted (compacted to {compacted})")
             where, params = _where("kv.name", key, range_end, self.dialect)
-            sql = self.dialect.render(self.dialect.after_sql, where)
+            sql = self._sql(self.dialect.after_sql, where)
             return [Row.of(r) for r in self._run(conn, sql, [*params, after, upto, limit])]
 
     def tail(self, after: int, limit: int = 500) -> list[Row]:
         """Every row with ``id > after`` in revision order, at most ``limit`` (the watch poll)."""
         with self.pool.connection() as conn:
-            sql = self.dialect.render(self.dialect.after_sql, "1 = 1")
+            sql = self._sql(self.dialect.after_sql, "1 = 1")
             return [Row.of(r) for r in self._run(conn, sql, [after, NO_LIMIT, limit])]
 
     def fill(self, revision: int) -> bool:
@@ -593,8 +607,68 @@ class SQLLog:
                 raise UnsupportedTxnError("a Txn compare over a range of keys")
             if c.target is Target.VERSION and c.key != COMPACT_KEY and c.value not in (0, 1):
                 raise UnsupportedTxnError("a Txn comparing a version other than 0 (kine keeps no versions)")
+        fast = self._txn_one_statement(compares, success)
+        if fast is not None:
+            return fast
         result: TxnResult = self._retry_conflicts(lambda conn: self._txn(conn, compares, success, failure))
         return result
+
+    def _txn_one_statement(self, compares: Sequence[Compare], success: Sequence[Op]) -> TxnResult | None:
+        """kube-apiserver's create-if-absent (``MOD == 0``) and update-if-mod-revision Txns as one conditional
+        INSERT (the dialect's ``create_if_absent_sql`` / ``update_if_mod_sql``): one round trip instead of a read
+        and an insert. None when the shape differs, the compare fails or another writer won the race: the caller
+        then runs the general path, which reads, evaluates every compare and picks the branch (the failed attempt
+        wrote nothing). Off with ``notify`` (its insert statement carries the NOTIFY)."""
+        if len(compares) != 1 or len(success) != 1 or self.notify:
+            return None
+        c, op = compares[0], success[0]
+        if not (
+            isinstance(op, PutOp)
+            and op.key
+            and c.key == op.key
+            and c.target is Target.MOD
+            and c.result is Result.EQUAL
+            and isinstance(c.value, int)
+            and not c.range_end
+            and not (op.prev_kv or op.ignore_value or op.ignore_lease)
+            and op.key != COMPACT_KEY
+        ):
+            return None
+        d = self.dialect
+        name = _name(op.key)
+        params: tuple[Any, ...]
+        if c.value == 0:
+            template, params = d.create_if_absent_sql, (name, op.lease, op.value, name)
+        else:
+            template, params = d.update_if_mod_sql, (op.lease, op.value, name, c.value)
+        if not template:
+            return None
+        hub = self.hub
+        with self._writing(), self.pool.connection() as conn:
+            if hub is not None:
+                hub.begin()
+            try:
+                cur = self._insert_sql(conn, name, template, params)
+                try:
+                    t = cur.fetchone()
+                finally:
+                    cur.close()
+            except KeyExistsError:
+                t = None
+            except BaseException:
+                if hub is not None:
+                    hub.abandon()
+                raise
+            if t is None:
+                if hub is not None:
+                    hub.abandon()
+                return None
+        rev = int(t[0])
+        old = bytes(t[3]) if t[3] is not None else None
+        row = Row(rev, name, c.value == 0, False, int(t[1] or 0), int(t[2] or 0), op.lease, op.value, old)
+        if hub is not None:
+            hub.offer(row.event())
+        return TxnResult(True, (PutResult(rev, None),), rev)
 
     def _txn(
         self, conn: Connection, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from kamaji.bridge.dialect import GENERIC, Connection
+from kamaji.bridge.dialect import CREATE_IF_ABSENT, GENERIC, UPDATE_IF_MOD, Connection
 from kamaji.bridge.types import InvalidRequestError
 
 BUSY_TIMEOUT_MS = 30_000
@@ -60,6 +60,10 @@ def _busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower()
 
 
+#: the one-statement write Txns need INSERT ... RETURNING (SQLite >= 3.35); older libraries read, then insert
+_RETURNING = " RETURNING id, create_revision, prev_revision, old_value"
+_ONE_STATEMENT = sqlite3.sqlite_version_info >= (3, 35)
+
 DIALECT = attrs.evolve(
     GENERIC,
     name="sqlite",
@@ -72,4 +76,6 @@ DIALECT = attrs.evolve(
     post_compact=("PRAGMA wal_checkpoint(TRUNCATE)",),
     begin="BEGIN IMMEDIATE",
     size_sql="SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+    create_if_absent_sql=CREATE_IF_ABSENT + _RETURNING if _ONE_STATEMENT else "",
+    update_if_mod_sql=UPDATE_IF_MOD + _RETURNING if _ONE_STATEMENT else "",
 )

@@ -139,20 +139,25 @@ class LogMachine(RuleBasedStateMachine):
             kvs = result.responses[0].kvs  # type: ignore[union-attr]
             assert [(kv.value, kv.mod_revision) for kv in kvs] == [(existing.value, existing.rev)]
 
-    @rule(key=keys, value=values, stale=st.booleans())
-    def update_if_mod(self, key: bytes, value: bytes, stale: bool) -> None:
-        """kube-apiserver's update: If(mod_revision(key) = seen) Then(put) Else(get)."""
+    @rule(key=keys, value=values, stale=st.booleans(), prev_kv=st.booleans())
+    def update_if_mod(self, key: bytes, value: bytes, stale: bool, prev_kv: bool) -> None:
+        """kube-apiserver's update: If(mod_revision(key) = seen) Then(put) Else(get). Without prev_kv (the
+        apiserver's form) it is one conditional INSERT on SQLite and PostgreSQL; with it, a read and an insert."""
         existing = self.model.live(key)
         seen = (existing.rev if existing else 0) - (1 if stale else 0)
         result = self.log.txn(
-            [Compare(key, Target.MOD, Result.EQUAL, seen)], [PutOp(key, value, prev_kv=True)], [RangeOp(key)]
+            [Compare(key, Target.MOD, Result.EQUAL, seen)], [PutOp(key, value, prev_kv=prev_kv)], [RangeOp(key)]
         )
         should = (existing.rev if existing else 0) == seen
         assert result.succeeded == should
         if should:
             assert result.revision == self.model.put(key, value)
             prev = result.responses[0].prev_kv  # type: ignore[union-attr]
-            assert (prev.value if prev else None) == (existing.value if existing else None)
+            assert (prev.value if prev else None) == (existing.value if existing and prev_kv else None)
+        else:
+            assert result.revision == self.model.rev
+            kvs = result.responses[0].kvs  # type: ignore[union-attr]
+            assert [(kv.value, kv.mod_revision) for kv in kvs] == ([(existing.value, existing.rev)] if existing else [])
 
     @rule(key=keys, stale=st.booleans())
     def delete_if_mod(self, key: bytes, stale: bool) -> None:
@@ -243,6 +248,14 @@ class LogMachine(RuleBasedStateMachine):
             return not (e[0] == compacted and e[2] == EventType.DELETE)
 
         assert [e for e in got if complete(e)] == [e for e in self.model.events if e[0] > after and complete(e)]
+        # the rows themselves: what kine (and watch prev_kv) read back, whichever statement wrote them
+        for row in rows:
+            event = row.event()
+            before = self.model.at(event.kv.key, row.id - 1)
+            assert (event.prev_kv.value if event.prev_kv else None) == (before.value if before else None)
+            if event.type is EventType.PUT:
+                now = self.model.at(event.kv.key, row.id)
+                assert now is not None and (event.kv.create_revision, event.kv.value) == (now.create, now.value)
 
     @invariant()
     def revisions_agree(self) -> None:

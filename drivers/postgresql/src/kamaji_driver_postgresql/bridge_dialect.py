@@ -19,7 +19,7 @@ import attrs
 import psycopg
 from psycopg import errors, pq, sql
 
-from kamaji.bridge.dialect import GENERIC, Connection
+from kamaji.bridge.dialect import CREATE_IF_ABSENT, GENERIC, UPDATE_IF_MOD, Connection
 
 DEFAULT_DATABASE = "kubernetes"
 BYTEA, INT8, TEXT = 17, 20, 25
@@ -199,6 +199,8 @@ DIALECT: Any = attrs.evolve(
     ignore_ddl_error=_exists,
     returning=True,
     insert_sql=_returning(GENERIC.insert_sql),
+    create_if_absent_sql=CREATE_IF_ABSENT + " RETURNING id, create_revision, prev_revision, old_value",
+    update_if_mod_sql=UPDATE_IF_MOD + " RETURNING id, create_revision, prev_revision, old_value",
     is_unique_violation=_unique,
     is_retryable=_retryable,
     connect=connect,
