@@ -476,13 +476,38 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
         reader = threading.Thread(target=read, name="kamaji-bridge-watch-reader", daemon=True)
         reader.start()
         try:
+            pending: Any = None
             while True:
-                item = stream.out.get()
+                item, pending = (stream.out.get() if pending is None else pending), None
                 if item is _END:
                     return
+                if item.events:
+                    pending = _coalesce(item, stream.out)
                 yield item
         finally:
             stream.close()
+
+
+#: at most this many bytes of values go into one coalesced watch response (fragmenting is not implemented)
+COALESCE_BYTES = 1 << 20
+
+
+def _coalesce(item: rpc_pb2.WatchResponse, out: queue.Queue[Any]) -> Any:
+    """Append to ``item`` the events of the responses queued right behind it for the same watch (as etcd sends a
+    batch of events in one response): one gRPC message instead of many when writes come faster than the stream
+    drains. Returns the first queued item that cannot be merged (None if the queue ran dry)."""
+    size = 0
+    while size < COALESCE_BYTES:
+        try:
+            nxt = out.get_nowait()
+        except queue.Empty:
+            return None
+        if nxt is _END or not nxt.events or nxt.watch_id != item.watch_id:
+            return nxt
+        item.events.extend(nxt.events)
+        item.header.revision = nxt.header.revision
+        size += sum(len(e.kv.value) + len(e.prev_kv.value) for e in nxt.events)
+    return None
 
 
 # ---- Lease
