@@ -8,13 +8,15 @@ of ``FIELDS_ADDED`` newer than that minor is removed, also after the user's JSON
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from kamaji.api.tenant import JSONPatch
 from kamaji.errors import RenderError
+from kamaji.render.serialize import dump_yaml
 
-__all__ = ["FIELDS_ADDED", "apply_json_patch", "kubelet_configuration"]
+__all__ = ["FIELDS_ADDED", "apply_json_patch", "kubelet_configuration", "kubelet_configuration_yaml"]
 
 #: KubeletConfiguration (kubelet.config.k8s.io/v1beta1) top-level fields by the minor that introduced them, with
 #: the value kubeadm's defaulted configuration carries (``None``: not written unless a patch adds it).
@@ -208,3 +210,36 @@ def kubelet_configuration(
         if minor > kubelet_minor:
             config.pop(field, None)
     return config
+
+
+@functools.lru_cache(maxsize=64)
+def _unpatched_yaml(
+    kubelet_minor: int, cluster_dns: tuple[str, ...], cluster_domain: str, cgroup_driver: str | None
+) -> str:
+    config = kubelet_configuration(
+        kubelet_minor=kubelet_minor, cluster_dns=cluster_dns, cluster_domain=cluster_domain, cgroup_driver=cgroup_driver
+    )
+    return dump_yaml(config).decode()
+
+
+def kubelet_configuration_yaml(
+    *,
+    kubelet_minor: int,
+    cluster_dns: tuple[str, ...],
+    cluster_domain: str,
+    cgroup_driver: str | None,
+    patches: Sequence[JSONPatch] = (),
+) -> str:
+    """``kubelet_configuration`` as the YAML text of the kubelet-config ConfigMap. Without patches (the common
+    case) the text depends on four strings and ints only, so it is memoized; patches are not (their values are
+    arbitrary JSON, where ``1 == True`` would make a cache key ambiguous)."""
+    if patches:
+        config = kubelet_configuration(
+            kubelet_minor=kubelet_minor,
+            cluster_dns=cluster_dns,
+            cluster_domain=cluster_domain,
+            cgroup_driver=cgroup_driver,
+            patches=patches,
+        )
+        return dump_yaml(config).decode()
+    return _unpatched_yaml(kubelet_minor, cluster_dns, cluster_domain, cgroup_driver)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kamaji.render.context import Context, b64
-from kamaji.render.kubelet import kubelet_configuration
+from kamaji.render.kubelet import kubelet_configuration_yaml
 from kamaji.render.management import kubeadm_cluster_configuration
 from kamaji.render.serialize import dump_yaml
 
@@ -89,9 +89,9 @@ def cluster_info_kubeconfig(ctx: Context) -> str:
 def bootstrap(ctx: Context, *, kubelet_minor: int) -> list[dict[str, Any]]:
     """kubeadm-config, kubelet-config (for ``kubelet_minor``), cluster-info and the bootstrap RBAC."""
     kube = ctx.tcp.spec.kubernetes
-    kubelet = kubelet_configuration(
+    kubelet = kubelet_configuration_yaml(
         kubelet_minor=kubelet_minor,
-        cluster_dns=ctx.net.dns_service_ips or (),
+        cluster_dns=tuple(ctx.net.dns_service_ips or ()),
         cluster_domain=ctx.cluster_domain,
         cgroup_driver=kube.kubelet.cgroupfs,
         patches=kube.kubelet.configuration_json_patches or (),
@@ -110,7 +110,7 @@ def bootstrap(ctx: Context, *, kubelet_minor: int) -> list[dict[str, Any]]:
             [_subject("Group", BOOTSTRAPPERS), _subject("Group", NODES)],
             "kube-system",
         ),
-        config_map("kubelet-config", "kube-system", {"kubelet": dump_yaml(kubelet).decode()}),
+        config_map("kubelet-config", "kube-system", {"kubelet": kubelet}),
         role("kubeadm:kubelet-config", "kube-system", "configmaps", ["kubelet-config"]),
         binding(
             "RoleBinding",
