@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,6 +61,7 @@ from kamaji.reconcile.plan import (
     tenant_key,
 )
 from kamaji.render import EtcdOverride, Images, StorageConnection, kamaji_md5, render, sha256_json
+from kamaji.render.webhook import write_permissions_webhook
 
 __all__ = ["DriverPool", "ReconcileResult", "reconcile"]
 
@@ -184,6 +185,8 @@ def reconcile(
     threshold: timedelta = timedelta(hours=24),
     retry: int = 0,
     tenant_clusters: Callable[[bytes], Cluster] | None = None,
+    webhook_url: str | None = None,
+    webhook_ca: bytes | None = None,
 ) -> ReconcileResult:
     """Bring the management cluster in line with ``tcp`` (as read from the API server: it needs ``metadata.uid``).
 
@@ -199,6 +202,10 @@ def reconcile(
       tenant once its control plane is up (phase Ready, WriteLimited or Upgrading), through the kubeconfig key that
       ``kamaji.clastix.io/kubeconfig-secret-key`` names (default ``super-admin.svc``). Without it, only the
       management side is reconciled.
+    - ``webhook_url`` / ``webhook_ca``: where the tenant's API server reaches the write-permission webhook (the
+      ``kamaji-write-permissions`` ValidatingWebhookConfiguration installed in the tenant while ``WriteLimited``) and
+      the PEM that signs its certificate. Default: Kamaji's ``https://kamaji-webhook-service.kamaji-system.svc:443
+      /write-permission`` (``kamaji.reconcile.webhook`` serves one).
 
     Returns a ``ReconcileResult``; never raises a ``KamajiError``: retryable ones become ``requeue_after`` with
     backoff, permanent ones a ``Ready=False`` condition (naming the field for a spec problem).
@@ -214,7 +221,7 @@ def reconcile(
     try:
         pass_ = _Pass(raw, cluster=cluster, clock=clock, drivers=pool, entropy=entropy, images=images,
                       default_datastore=default_datastore, threshold=threshold,
-                      tenant_clusters=tenant_clusters, retry=retry)  # fmt: skip
+                      tenant_clusters=tenant_clusters, retry=retry, webhook=(webhook_url, webhook_ca))  # fmt: skip
         try:
             if meta.get("deletionTimestamp"):
                 return pass_.finalize()
@@ -260,8 +267,10 @@ class _Pass:
         threshold: timedelta,
         tenant_clusters: Callable[[bytes], Cluster] | None = None,
         retry: int = 0,
+        webhook: tuple[str | None, bytes | None] = (None, None),
     ) -> None:
         self.raw = raw
+        self.webhook = webhook
         self.tenant_clusters = tenant_clusters
         self.retry = retry
         self.cluster = cluster
@@ -570,7 +579,11 @@ class _Pass:
         current = status["kubernetesResources"]["version"]["status"]
         requeue = None if current in ("Ready", "Sleeping", "WriteLimited") else POLL
         if self.tenant_clusters is not None and current in TENANT_PHASES:
-            requeue = self._tenant_phase(tcp, rendered.tenant, secrets, stored, status) or requeue
+            tenant_objects = list(rendered.tenant)
+            vwc = write_permissions_webhook(tcp, url=self.webhook[0], ca_bundle=self.webhook[1])
+            if current == "WriteLimited" and vwc is not None:  # Kamaji: only while WriteLimited; removed otherwise
+                tenant_objects.append(vwc)  # last: it refuses what would follow
+            requeue = self._tenant_phase(tcp, tenant_objects, secrets, stored, status) or requeue
         else:
             for field in ("addons", "kubeadmPhase"):
                 if field in self.old_status:
@@ -663,7 +676,7 @@ class _Pass:
     def _tenant_phase(
         self,
         tcp: TenantControlPlane,
-        tenant_objects: tuple[Mapping[str, Any], ...],
+        tenant_objects: Sequence[Mapping[str, Any]],
         secrets: Mapping[str, Mapping[str, Any]],
         stored: Mapping[tuple[str, str], Mapping[str, Any]],
         status: dict[str, Any],
@@ -698,7 +711,8 @@ class _Pass:
             live = dict(zip(keys, _POOL.map(lambda k: tenant.get(*k), keys), strict=True))
             by_name = {(k[1], f"{k[2]}/{k[3]}" if k[2] else k[3]): (k, o) for k, o in zip(keys, desired, strict=True)}
             gone = {(k[1], f"{k[2]}/{k[3]}" if k[2] else k[3]): k for k in recorded}
-            for action in plan_tenant(desired, live, recorded):
+            # deletions first: the write-permission webhook, once lifted, must not refuse the applies that follow
+            for action in sorted(plan_tenant(desired, live, recorded), key=lambda a: a.verb != "tenant-delete"):
                 if action.verb == "tenant-apply":
                     tenant.apply(by_name[(action.kind, action.name)][1])
                 else:

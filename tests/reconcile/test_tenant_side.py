@@ -7,14 +7,21 @@ import base64
 import json
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 from reconcile.conftest import NAMESPACE, Management, tenant_doc
 
-from kamaji.reconcile import CountingCluster, KubernetesCluster
+from kamaji import api
+from kamaji.reconcile import CountingCluster, KubernetesCluster, ReconcileResult
+from kamaji.reconcile import reconcile as kamaji_reconcile
 from kamaji.reconcile.plan import existing_files
+from kamaji.reconcile.webhook import DENY_MESSAGE, WebhookServer
+from kamaji.render.webhook import write_permissions_webhook
 from kamaji.testing import binaries
+from kamaji.testing.certs import TestCA
 from kamaji.testing.etcd import EtcdServer
 from kamaji.testing.process import ManagedProcess, free_port, http_ok, run
 
@@ -22,11 +29,11 @@ pytestmark = pytest.mark.servers
 NAME = "tenant-side"
 
 
-def _pki_dir(m: Management, directory: Path) -> Path:
+def _pki_dir(m: Management, directory: Path, name: str) -> Path:
     secrets = {
-        s["metadata"]["name"]: s for s in m.cluster.list("v1", "Secret", NAMESPACE, {"kamaji.clastix.io/name": NAME})
+        s["metadata"]["name"]: s for s in m.cluster.list("v1", "Secret", NAMESPACE, {"kamaji.clastix.io/name": name})
     }
-    for path, content in existing_files(secrets, NAME, etcd=False).items():
+    for path, content in existing_files(secrets, name, etcd=False).items():
         target = directory / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
@@ -35,17 +42,21 @@ def _pki_dir(m: Management, directory: Path) -> Path:
 
 
 @pytest.fixture
-def tenant_apiserver(management: Management, etcd_server: EtcdServer, tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """Create the tenant (address 127.0.0.1, a free port), reconcile it once, then start its kube-apiserver."""
+def tenant_apiserver(
+    request: pytest.FixtureRequest, management: Management, etcd_server: EtcdServer, tmp_path: Path
+) -> Iterator[tuple[int, Path]]:
+    """Create the tenant (address 127.0.0.1, a free port; its name the fixture's param, default ``NAME``), reconcile
+    it once, then start its kube-apiserver."""
     m = management
+    name = getattr(request, "param", NAME)
     port = free_port()
-    doc = tenant_doc(NAME, address="127.0.0.1")
+    doc = tenant_doc(name, address="127.0.0.1")
     doc["spec"]["networkProfile"]["port"] = port
     doc["metadata"]["annotations"] = {"kamaji.clastix.io/kubeconfig-secret-key": "super-admin.conf"}
     m.create(doc)
-    first, _ = m.reconcile(NAME)
+    first, _ = m.reconcile(name)
     assert first.error is None, first.error
-    pki = _pki_dir(m, tmp_path)
+    pki = _pki_dir(m, tmp_path, name)
     argv = [
         binaries.find("kube-apiserver"),
         "--bind-address=127.0.0.1",
@@ -56,7 +67,7 @@ def tenant_apiserver(management: Management, etcd_server: EtcdServer, tmp_path: 
         f"--tls-private-key-file={pki / 'apiserver.key'}",
         f"--client-ca-file={pki / 'ca.crt'}",
         f"--etcd-servers={etcd_server.endpoint}",
-        f"--etcd-prefix=/tenant-{NAME}",
+        f"--etcd-prefix=/tenant-{name}",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={pki / 'sa.pub'}",
         f"--service-account-signing-key-file={pki / 'sa.key'}",
@@ -168,3 +179,97 @@ def test_tenant_objects_are_applied_once_the_tenant_answers_and_only_when_they_c
 
     for cluster in tenants:
         cluster.inner.close()  # type: ignore[attr-defined]
+
+
+WP = "tenant-wp"
+
+
+@pytest.mark.parametrize("tenant_apiserver", [WP], indirect=True)
+def test_write_permissions_install_a_webhook_the_tenant_apiserver_enforces_and_remove_it(
+    management: Management, tenant_apiserver: tuple[int, Path], tmp_path: Path
+) -> None:
+    m = management
+    pki = tenant_apiserver[1]
+    kubectl = [binaries.find("kubectl"), f"--kubeconfig={pki.parent / 'admin.conf'}", "--request-timeout=20s"]
+    tenants: list[CountingCluster] = []
+
+    def tenant_cluster(kubeconfig: bytes) -> CountingCluster:
+        tenants.append(CountingCluster(KubernetesCluster.from_kubeconfig_bytes(kubeconfig)))
+        return tenants[-1]
+
+    ca = TestCA(tmp_path / "webhook-ca")
+    serving = ca.issue("webhook", "kamaji-webhook", ip_addresses=["127.0.0.1"], server=True)
+    with WebhookServer(serving.cert, serving.key) as server:
+
+        def reconcile() -> ReconcileResult:
+            body = m.tcp(WP)
+            assert body is not None
+            return kamaji_reconcile(body, cluster=m.cluster, clock=lambda: datetime.now(UTC), drivers=m.drivers,
+                                    tenant_clusters=tenant_cluster, webhook_url=server.url,
+                                    webhook_ca=ca.cert.read_bytes())  # fmt: skip
+
+        m.mark_available(WP)
+        assert reconcile().phase == "Ready"
+        m.patch_spec(WP, {"writePermissions": {"blockCreation": True, "blockDeletion": True}})
+        limited = reconcile()
+        assert limited.phase == "WriteLimited", limited.error
+        assert ("tenant-apply", "kamaji-write-permissions") in [(a.verb, a.name) for a in limited.actions]
+        vwc = tenants[-1].get("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", None,
+                              "kamaji-write-permissions")  # fmt: skip
+        assert vwc is not None
+        catchall = vwc["webhooks"][1]
+        assert catchall["rules"][0]["operations"] == ["CREATE", "DELETE"]
+        assert catchall["failurePolicy"] == "Fail" and catchall["clientConfig"]["url"].endswith("/write-permission")
+
+        # the tenant's API server asks the webhook, which refuses: a create outside kube-system, a lease create
+        refused = run([*kubectl, "create", "configmap", "blocked", "-n", "default"], check=False)
+        assert refused.returncode != 0
+        assert "catchall.write-permissions.kamaji.clastix.io" in refused.stderr
+        assert DENY_MESSAGE in refused.stderr
+        lease = run([*kubectl, "create", "-n", "kube-node-lease", "-f", "-"], check=False, input=json.dumps(
+            {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1"}}))  # fmt: skip
+        assert "leases.write-permissions.kamaji.clastix.io" in lease.stderr
+        run([*kubectl, "create", "configmap", "allowed", "-n", "kube-system"])  # kube-system is exempt
+        run([*kubectl, "label", "namespace", "default", "updates=allowed"])  # UPDATE is not blocked
+        quiet = reconcile()
+        assert quiet.actions == () and tenants[-1].writes == 0, tenants[-1].log
+
+        # lifted: the webhook goes first, and creates pass again
+        m.kubectl("patch", "tcp", WP, "-n", NAMESPACE, "--type=json",
+                  "-p", json.dumps([{"op": "remove", "path": "/spec/writePermissions"}]))  # fmt: skip
+        lifted = reconcile()
+        assert lifted.phase == "Ready", lifted.error
+        assert ("tenant-delete", "kamaji-write-permissions") in [(a.verb, a.name) for a in lifted.actions]
+        run([*kubectl, "create", "configmap", "blocked", "-n", "default"])
+    for cluster in tenants:
+        cluster.inner.close()  # type: ignore[attr-defined]
+
+
+def test_the_webhook_configuration_is_schema_valid_and_follows_the_flags() -> None:
+    doc = tenant_doc("wp-render", address="10.0.0.1")
+    doc["metadata"]["uid"] = "0000"
+    for flags, operations in (
+        ({"blockCreation": True}, ["CREATE"]),
+        ({"blockUpdate": True}, ["UPDATE"]),
+        ({"blockCreation": True, "blockUpdate": True, "blockDeletion": True}, ["CREATE", "UPDATE", "DELETE"]),
+    ):
+        doc["spec"]["writePermissions"] = flags
+        tcp = api.default(api.load(doc, api.TenantControlPlane))
+        vwc = write_permissions_webhook(tcp, ca_bundle=b"-----BEGIN CERTIFICATE-----")
+        assert vwc is not None
+        for minor in range(31, 37):
+            kubernetes_validate.validate(vwc, f"1.{minor}.0", strict=True)
+        leases, catchall = vwc["webhooks"]
+        assert leases["rules"][0]["operations"] == ["CREATE", "DELETE"]
+        assert leases["namespaceSelector"]["matchExpressions"][0]["values"] == ["kube-node-lease"]
+        assert catchall["rules"][0]["operations"] == operations
+        assert catchall["rules"][0]["scope"] == "*"
+        assert catchall["namespaceSelector"]["matchExpressions"][0] == {
+            "key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-node-lease"]
+        }  # fmt: skip
+        assert (
+            catchall["clientConfig"]["url"] == "https://kamaji-webhook-service.kamaji-system.svc:443/write-permission"
+        )
+        assert write_permissions_webhook(tcp) == write_permissions_webhook(tcp)  # pure
+    doc["spec"]["writePermissions"] = {"blockCreation": False}
+    assert write_permissions_webhook(api.default(api.load(doc, api.TenantControlPlane))) is None
