@@ -17,6 +17,7 @@ from kamaji.reconcile.plan import (
     APPLIED_ANNOTATION,
     FINALIZER,
     LAST_SPEC_ANNOTATION,
+    MIGRATING_ANNOTATION,
     PAUSED_ANNOTATION,
     Action,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "FIELD_MANAGER",
     "FINALIZER",
     "LAST_SPEC_ANNOTATION",
+    "MIGRATING_ANNOTATION",
     "PAUSED_ANNOTATION",
     "Action",
     "Cluster",

@@ -20,6 +20,7 @@ __all__ = [
     "FINALIZER",
     "KUBECONFIG_KEY_ANNOTATION",
     "LAST_SPEC_ANNOTATION",
+    "MIGRATING_ANNOTATION",
     "PAUSED_ANNOTATION",
     "SECRET_FILES",
     "TENANT_ANNOTATION",
@@ -49,6 +50,9 @@ APPLIED_ANNOTATION = "kamaji.clastix.io/applied-sha256"
 LAST_SPEC_ANNOTATION = "kamaji.clastix.io/last-applied-spec"
 TENANT_ANNOTATION = "kamaji.clastix.io/tenant-applied-sha256"
 """sha256 over the applied checksums of every tenant-side object last applied inside the tenant cluster."""
+MIGRATING_ANNOTATION = "kamaji.clastix.io/migrating"
+"""Set (any value; by convention the target DataStore) while a datastore migration of the tenant runs: reconcile
+reports the phase ``Migrating`` and stops there, as Kamaji's reconcile stops at its ``migrate`` step."""
 TENANT_OBJECTS_ANNOTATION = "kamaji.clastix.io/tenant-objects"
 """JSON list of the (apiVersion, kind, namespace, name) kamaji applied inside the tenant: what to delete once it is
 no longer rendered."""

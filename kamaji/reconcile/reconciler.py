@@ -39,6 +39,7 @@ from kamaji.reconcile.plan import (
     FINALIZER,
     KUBECONFIG_KEY_ANNOTATION,
     LAST_SPEC_ANNOTATION,
+    MIGRATING_ANNOTATION,
     NAME_LABEL,
     PAUSED_ANNOTATION,
     PROJECT_LABEL,
@@ -466,6 +467,9 @@ class _Pass:
 
     def run(self) -> ReconcileResult:
         tcp = self._load()
+        target = ((self.raw.get("metadata") or {}).get("annotations") or {}).get(MIGRATING_ANNOTATION)
+        if target is not None:
+            return self._migrating(target)
         ds, resolved = self._datastore(tcp)
         override_ds = self._overrides(tcp)
         self._check_update(tcp, ds, override_ds)
@@ -615,6 +619,25 @@ class _Pass:
         for name in sorted(was ^ now_using):
             self.actions.extend(reconcile_datastore(name, cluster=self.cluster, clock=lambda: self.now).actions)
 
+    def _migrating(self, target: str) -> ReconcileResult:
+        """A migration runs (``MIGRATING_ANNOTATION``): the phase says so and nothing else is touched, not even a
+        spec change, until it is over (Kamaji's reconcile stops at its ``migrate`` step and requeues)."""
+        status = dict(self.old_status)
+        resources = dict(status.get("kubernetesResources") or {})
+        resources["version"] = {**(resources.get("version") or {}), "status": "Migrating"}
+        status["kubernetesResources"] = resources
+        message = "a datastore migration is under way" + (f" (to {target})" if target else "")
+        conds = [condition("Ready", False, "Migrating", message, generation=self.generation)]
+        status["conditions"] = merge_conditions(self.old_status.get("conditions"), conds, self.now)
+        self._write_status(status)
+        return ReconcileResult(
+            phase="Migrating",
+            status=status,
+            actions=tuple(self.actions),
+            requeue_after=SENTINEL,
+            conditions=tuple(status["conditions"]),
+        )
+
     def _check_update(self, tcp: TenantControlPlane, ds: DataStore, overrides: Mapping[str, DataStore]) -> None:
         datastores = {**overrides, ds.metadata.name or "": ds}
         errors = api.validate(tcp, datastores=datastores)
@@ -643,6 +666,8 @@ class _Pass:
         tenant_sha = tenant_sha or notes.get(TENANT_ANNOTATION)
         if tenant_sha:
             want[TENANT_ANNOTATION] = tenant_sha
+        if MIGRATING_ANNOTATION in notes:  # whoever set it (kamaji's manager too) removes it, not this apply
+            want[MIGRATING_ANNOTATION] = notes[MIGRATING_ANNOTATION]
         if self.overrides_recorded:
             want[OVERRIDES_ANNOTATION] = ",".join(sorted(self.overrides_recorded))
         if self.tenant_objects is not None:
