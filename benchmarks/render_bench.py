@@ -1,8 +1,8 @@
 """Benchmark: render every manifest of N tenants (PKI + all objects, serialized), against the bare-crypto floor.
 
-    python benchmarks/render_bench.py                      # 1,000 tenants
-    python benchmarks/render_bench.py --tenants 10000      # by hand
-    python benchmarks/render_bench.py --append-to docs/benchmarks.md
+    python benchmarks/render_bench.py                                   # 1,000 tenants
+    python benchmarks/render_bench.py --tenants 1000 2500 5000 10000 \
+        --append-to docs/benchmarks.md --plot docs/render-bench.svg    # the published run
 
 Per tenant (etcd DataStore, Ingress, konnectivity, CoreDNS, kube-proxy; 18 management + 31 tenant objects):
 
@@ -11,9 +11,10 @@ Per tenant (etcd DataStore, Ingress, konnectivity, CoreDNS, kube-proxy; 18 manag
 - ``floor``: ``benchmarks/pki_bench.py``'s ``run_floor`` (the key derivations and signatures a tenant's PKI needs,
   with ``cryptography`` directly) — what no implementation can go below.
 
-Single-core and on a process pool, wall-clock time (for ``warm`` on the pool, every worker issues every
-tenant's bundle in its initializer, untimed). Peak RSS is measured in a fresh process that streams
-every tenant's YAML to a file in a temporary directory, one tenant at a time.
+Single-core and on a process pool, wall-clock time (for ``warm`` on the pool, each worker issues the bundles of
+its own share of the tenants in its initializer, untimed). Peak RSS is measured in a fresh process that streams
+every tenant's YAML (of the largest count) to a file in a temporary directory, one tenant at a time. ``--plot``
+writes an SVG of total seconds against tenants on the pool: ours (cold, warm) against the floor and the goals.
 """
 
 from __future__ import annotations
@@ -112,9 +113,9 @@ def _prepared(i: int) -> tuple[api.TenantControlPlane, pki.PKIBundle]:
     return _BUNDLES[i]
 
 
-def prepare_all(tenants: int) -> None:
-    """Pool initializer: issue every tenant's PKI in this worker (untimed), so ``warm`` tasks find it."""
-    for i in range(tenants):
+def prepare_range(start: int, stop: int) -> None:
+    """Pool initializer: issue the PKI of this worker's tenants (untimed), so its ``warm`` tasks find them."""
+    for i in range(start, stop):
         _prepared(i)
 
 
@@ -163,23 +164,43 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def _chunks(tenants: int, processes: int) -> tuple[list[int], list[int]]:
-    chunk = max(1, tenants // (processes * 8))
-    starts = list(range(0, tenants, chunk))
-    return starts, [min(s + chunk, tenants) for s in starts]
+def _chunks(start: int, stop: int, parts: int) -> tuple[list[int], list[int]]:
+    chunk = max(1, (stop - start) // parts)
+    starts = list(range(start, stop, chunk))
+    return starts, [min(s + chunk, stop) for s in starts]
 
 
-def measure(tenants: int, processes: int, repeat: int) -> dict[str, float]:
+class _WarmPools:
+    """One single-process pool per share of the tenants, each holding only its share's bundles (10,000 bundles
+    are ~440 MB per process), so the pool's warm run is wall-clock time over pinned shares."""
+
+    def __init__(self, tenants: int, processes: int) -> None:
+        self.shares = list(zip(*_chunks(0, tenants, processes), strict=True))
+        self.pools = [ProcessPoolExecutor(1, initializer=prepare_range, initargs=share) for share in self.shares]
+        self.run()  # waits for the initializers
+
+    def run(self) -> float:
+        began = time.perf_counter()
+        futures = [
+            pool.submit(run_warm, start, stop) for pool, (start, stop) in zip(self.pools, self.shares, strict=True)
+        ]
+        for future in futures:
+            future.result()
+        return time.perf_counter() - began
+
+    def close(self) -> None:
+        for pool in self.pools:
+            pool.shutdown()
+
+
+def measure(tenants: int, processes: int, repeat: int, pool: ProcessPoolExecutor) -> dict[str, float]:
     """Seconds per tenant per case: the best of ``repeat`` rounds, the cases interleaved within each round."""
     run_cold(0, min(tenants, 10))  # warm-up: imports, caches
     run_warm(0, tenants)  # issue every bundle once, untimed
     best: dict[str, float] = {}
-    starts, stops = _chunks(tenants, processes)
-    with (
-        ProcessPoolExecutor(processes) as pool,
-        ProcessPoolExecutor(processes, initializer=prepare_all, initargs=(tenants,)) as warm_pool,
-    ):
-        list(warm_pool.map(run_warm, starts, stops))  # waits for the initializers
+    starts, stops = _chunks(0, tenants, processes * 8)
+    warm_pools = _WarmPools(tenants, processes)
+    try:
         for _ in range(repeat):
             cases: dict[str, Callable[[], float]] = {
                 "1 core floor": lambda: _timed(lambda: PKI_BENCH.run_floor(0, tenants)),
@@ -189,39 +210,86 @@ def measure(tenants: int, processes: int, repeat: int) -> dict[str, float]:
                     lambda: list(pool.map(PKI_BENCH.run_floor, starts, stops))
                 ),
                 f"{processes} processes cold": lambda: _timed(lambda: list(pool.map(run_cold, starts, stops))),
-                f"{processes} processes warm": lambda: _timed(lambda: list(warm_pool.map(run_warm, starts, stops))),
+                f"{processes} processes warm": warm_pools.run,
             }
             for name, case in cases.items():
                 seconds = case() / tenants
                 best[name] = min(best.get(name, seconds), seconds)
+    finally:
+        warm_pools.close()
+        _BUNDLES.clear()
     return best
 
 
+GOAL_COLD_VS_FLOOR = 1.5
+GOAL_COLD_10K_S = 20.0
+GOAL_WARM_10K_S = 2.0
+GOAL_RSS_MIB = 150
+
+
+def goals(result: dict[str, float], rss: tuple[int, int, int], processes: int) -> list[str]:
+    """The issue's goals against this run's largest tenant count (10,000-tenant totals from the per-tenant time)."""
+    pool = f"{processes} processes"
+    ratio = result[f"{pool} cold"] / result[f"{pool} floor"]
+    cold_10k = result[f"{pool} cold"] * 10_000
+    warm_10k = result[f"{pool} warm"] * 10_000
+    peak = rss[1] / 1024
+
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    return [
+        f"- cold ≤ {GOAL_COLD_VS_FLOOR}x the floor: {verdict(ratio <= GOAL_COLD_VS_FLOOR)} ({ratio:.2f}x on "
+        f"{processes} processes, {result['1 core cold'] / result['1 core floor']:.2f}x on 1 core)",
+        f"- cold, 10,000 tenants on {processes} cores ≤ {GOAL_COLD_10K_S:.0f} s: "
+        f"{verdict(cold_10k <= GOAL_COLD_10K_S)} ({cold_10k:.1f} s)",
+        f"- warm, 10,000 tenants on {processes} cores ≤ {GOAL_WARM_10K_S:.0f} s: "
+        f"{verdict(warm_10k <= GOAL_WARM_10K_S)} ({warm_10k:.1f} s)",
+        f"- peak RSS streaming ≤ {GOAL_RSS_MIB} MiB: {verdict(peak <= GOAL_RSS_MIB)} ({peak:.0f} MiB)",
+    ]
+
+
 def markdown(
-    result: dict[str, float], rss: tuple[int, int, int], tenants: int, processes: int, repeat: int, command: str
+    results: dict[int, dict[str, float]],
+    rss: tuple[int, int, int],
+    processes: int,
+    repeat: int,
+    command: str,
+    plot: str | None,
 ) -> str:
     rows = []
-    for mode in ("1 core", f"{processes} processes"):
-        floor = result[f"{mode} floor"]
-        for case in ("floor", "cold", "warm"):
-            value = result[f"{mode} {case}"]
-            rows.append(f"| {mode} | {case} | {value * 1e6:,.0f} | {value * tenants:.2f} | {value / floor:.2f}x |")
+    for tenants, result in results.items():
+        for mode in ("1 core", f"{processes} processes"):
+            floor = result[f"{mode} floor"]
+            for case in ("floor", "cold", "warm"):
+                value = result[f"{mode} {case}"]
+                rows.append(
+                    f"| {tenants:,} | {mode} | {case} | {value * 1e6:,.0f} | {value * tenants:.2f} | "
+                    f"{value / floor:.2f}x |"
+                )
+    largest = max(results)
     baseline, peak, written = rss
+    counts = ", ".join(f"{n:,}" for n in results)
     return "\n".join(
         [
             MARK_START,
             "## Rendering: every manifest of a tenant (`benchmarks/render_bench.py`)",
             "",
-            f"{tenants:,} tenants (etcd, Ingress, konnectivity, CoreDNS, kube-proxy: 18 management + 31 tenant "
+            f"{counts} tenants (etcd, Ingress, konnectivity, CoreDNS, kube-proxy: 18 management + 31 tenant "
             "objects, ~80 KB of YAML each). `cold` = load and default the TenantControlPlane, issue its PKI, "
             "render, serialize; `warm` = render and serialize with the PKI already issued; `floor` = the PKI "
             "benchmark's bare-`cryptography` floor (key derivations and signatures only).",
             "",
-            "| mode | case | µs / tenant | total s | vs floor |",
-            "|---|---|---:|---:|---:|",
+            "| tenants | mode | case | µs / tenant | total s | vs floor |",
+            "|---:|---|---|---:|---:|---:|",
             *rows,
             "",
-            f"Streaming all {tenants:,} tenants to disk one at a time ({written / 1e6:,.0f} MB written) in a fresh "
+            *([f"![tenants vs seconds on {processes} processes: cold, warm, floor]({plot})", ""] if plot else []),
+            f"Goals of issue #5, at {largest:,} tenants:",
+            "",
+            *goals(results[largest], rss, processes),
+            "",
+            f"Streaming all {largest:,} tenants to disk one at a time ({written / 1e6:,.0f} MB written) in a fresh "
             f"process: peak RSS {peak / 1024:,.0f} MiB, against {baseline / 1024:,.0f} MiB after rendering the first "
             "tenant: memory stays nearly flat as tenants stream through.",
             "",
@@ -234,6 +302,59 @@ def markdown(
             MARK_END,
         ]
     )
+
+
+def svg(results: dict[int, dict[str, float]], processes: int) -> str:
+    """Total seconds against tenants on the pool: cold, warm and the floor, with the goals; no plotting library."""
+    width, height, left, bottom, top, right = 640, 400, 60, 50, 30, 150
+    pool = f"{processes} processes"
+    counts = sorted(results)
+    series = {case: [results[n][f"{pool} {case}"] * n for n in counts] for case in ("cold", "warm", "floor")}
+    series["1.5x floor (goal)"] = [GOAL_COLD_VS_FLOOR * s for s in series["floor"]]
+    x_max = max(max(counts), 10_000)
+    y_max = max(max(max(v) for v in series.values()), GOAL_COLD_10K_S) * 1.1
+
+    def x(n: float) -> float:
+        return left + (width - left - right) * n / x_max
+
+    def y(s: float) -> float:
+        return height - bottom - (height - bottom - top) * s / y_max
+
+    colors = {"cold": "#d62728", "warm": "#1f77b4", "floor": "#2ca02c", "1.5x floor (goal)": "#2ca02c"}
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        'font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{left}" y="18" font-size="14">kamaji render: seconds for N tenants on {processes} processes</text>',
+        f'<line x1="{left}" y1="{y(0)}" x2="{x(x_max)}" y2="{y(0)}" stroke="black"/>',
+        f'<line x1="{left}" y1="{y(0)}" x2="{left}" y2="{y(y_max)}" stroke="black"/>',
+        f'<text x="{x(x_max / 2)}" y="{height - 12}" text-anchor="middle">tenants</text>',
+        f'<text x="14" y="{y(y_max / 2)}" transform="rotate(-90 14 {y(y_max / 2)})" text-anchor="middle">'
+        "seconds</text>",
+    ]
+    for n in sorted({*counts, x_max}):
+        parts.append(f'<text x="{x(n):.1f}" y="{y(0) + 16}" text-anchor="middle">{n:,}</text>')
+    step = 5 if y_max > 12 else 1
+    for tick in range(0, int(y_max) + 1, step):
+        parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick}</text>')
+        parts.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{x(x_max):.1f}" y2="{y(tick):.1f}" stroke="#eee"/>')
+    for i, (case, values) in enumerate(series.items()):
+        points = " ".join(f"{x(n):.1f},{y(s):.1f}" for n, s in zip(counts, values, strict=True))
+        dash = ' stroke-dasharray="4 3"' if "goal" in case else ""
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colors[case]}" stroke-width="2"{dash}/>')
+        for n, s in zip(counts, values, strict=True):
+            parts.append(f'<circle cx="{x(n):.1f}" cy="{y(s):.1f}" r="3" fill="{colors[case]}"/>')
+        ly = top + 20 + 18 * i
+        parts.append(
+            f'<line x1="{width - right + 10}" y1="{ly}" x2="{width - right + 30}" y2="{ly}" '
+            f'stroke="{colors[case]}" stroke-width="2"{dash}/>'
+        )
+        parts.append(f'<text x="{width - right + 35}" y="{ly + 4}">{case}</text>')
+    for label, seconds, color in (("cold goal", GOAL_COLD_10K_S, "#d62728"), ("warm goal", GOAL_WARM_10K_S, "#1f77b4")):
+        parts.append(f'<path d="M {x(10_000) - 6:.1f} {y(seconds):.1f} h 12" stroke="{color}" stroke-width="3"/>')
+        parts.append(f'<text x="{x(10_000) + 8:.1f}" y="{y(seconds) + 4:.1f}" fill="{color}">{label}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
 
 
 def append_section(path: str, section: str) -> None:
@@ -251,21 +372,34 @@ def append_section(path: str, section: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--tenants", type=int, nargs="+", default=[1000], help="one or more tenant counts")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--append-to", metavar="FILE", help="write the markdown section into FILE (replacing ours)")
+    parser.add_argument("--plot", metavar="SVG", help="write the tenants-vs-seconds plot there")
     args = parser.parse_args(argv)
-    result = measure(args.tenants, args.processes, args.repeat)
-    for name, value in result.items():
-        print(f"{name:24s} {value * 1e6:10,.0f} µs/tenant")
+    results: dict[int, dict[str, float]] = {}
+    with ProcessPoolExecutor(args.processes) as pool:
+        for tenants in sorted(args.tenants):
+            results[tenants] = measure(tenants, args.processes, args.repeat, pool)
+            for name, value in results[tenants].items():
+                print(f"{tenants:>6,} {name:24s} {value * 1e6:10,.0f} µs/tenant {value * tenants:8.2f} s")
     # a spawned (not forked) process, so the peak RSS is this run's alone and not the parent's cached bundles
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh:
-        rss = fresh.submit(stream_to_disk, args.tenants).result()
+        rss = fresh.submit(stream_to_disk, max(results)).result()
     print(f"streaming to disk: RSS after imports {rss[0] / 1024:.0f} MiB, peak {rss[1] / 1024:.0f} MiB")
-    flags = f"--tenants {args.tenants} --processes {args.processes}"
+    flags = f"--tenants {' '.join(str(n) for n in sorted(args.tenants))} --processes {args.processes}"
+    flags += f" --repeat {args.repeat}"
     command = f"python benchmarks/render_bench.py {flags} --append-to docs/benchmarks.md"
-    section = markdown(result, rss, args.tenants, args.processes, args.repeat, command)
+    plot_ref = None
+    if args.plot:
+        Path(args.plot).write_text(svg(results, args.processes), encoding="utf-8")
+        command += f" --plot {args.plot}"
+        if args.append_to:
+            plot_ref = os.path.relpath(args.plot, os.path.dirname(os.path.abspath(args.append_to)))
+    section = markdown(results, rss, args.processes, args.repeat, command, plot_ref)
+    for line in goals(results[max(results)], rss, args.processes):
+        print(line)
     if args.append_to:
         append_section(args.append_to, section)
     return 0
