@@ -24,11 +24,13 @@ import queue
 import select
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from time import perf_counter
 from typing import Any, Protocol
 
 import attrs
 
 from kamaji.bridge.dialect import Connection, Dialect
+from kamaji.bridge.metrics import Metrics, sql_error_code
 from kamaji.bridge.types import (
     COMPACT_KEY,
     COMPACT_ROW,
@@ -234,16 +236,27 @@ class SQLLog:
         #: the insert failed (``abandon``); so it waits for local writers instead of polling for their rows
         self.hub: WriteListener | None = None
         self._rendered: dict[tuple[str, str], str] = {}
+        #: counts every statement and its error code when set (the server's ``--metrics-bind-address``)
+        self.metrics: Metrics | None = None
 
     # ---- plumbing
 
     def _run(self, conn: Connection, sql: str, params: Sequence[Any] = (), *, fetch: bool = True) -> list[Any]:
         cur = conn.cursor()
+        metrics = self.metrics
+        start = perf_counter() if metrics is not None else 0.0
         try:
             cur.execute(sql, tuple(params))
-            return list(cur.fetchall()) if fetch else []
+            rows = list(cur.fetchall()) if fetch else []
+        except Exception as exc:
+            if metrics is not None:
+                metrics.sql(sql_error_code(exc), perf_counter() - start)
+            raise
         finally:
             cur.close()
+        if metrics is not None:
+            metrics.sql("", perf_counter() - start)
+        return rows
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -337,14 +350,20 @@ class SQLLog:
     def _insert_sql(self, conn: Connection, name: str, template: str, params: tuple[Any, ...]) -> Any:
         """Run an insert; the cursor (to read the id from). A unique violation becomes KeyExistsError."""
         cur = conn.cursor()
+        metrics = self.metrics
+        start = perf_counter() if metrics is not None else 0.0
         try:
             cur.execute(self._sql(template), params)
         except Exception as exc:
             cur.close()
+            if metrics is not None:
+                metrics.sql(sql_error_code(exc), perf_counter() - start)
             if self.dialect.is_unique_violation(exc):
                 self._fill_consumed(conn)
                 raise KeyExistsError(f"key {name!r} was changed by another writer") from exc
             raise
+        if metrics is not None:
+            metrics.sql("", perf_counter() - start)
         return cur
 
     def _sql(self, template: str, where: str = "") -> str:
@@ -734,6 +753,17 @@ class SQLLog:
         if revision > current:
             raise FutureRevisionError(f"revision {revision} is a future revision (current {current})")
         target = max(0, min(revision, current - self.min_retain))
+        try:
+            compacted = self._compact(compacted, target, current)
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.add(("kine_compact_total", "error"))
+            raise
+        if self.metrics is not None:
+            self.metrics.add(("kine_compact_total", "success"))
+        return compacted
+
+    def _compact(self, compacted: int, target: int, current: int) -> int:
         d = self.dialect
         while compacted < target:
             step = min(target, compacted + self.compact_batch)

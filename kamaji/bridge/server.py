@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
+from time import perf_counter
 from typing import Any, TypeVar
 
 import attrs
@@ -25,6 +26,7 @@ import grpc
 from kamaji.bridge import types as t
 from kamaji.bridge.leases import Leases
 from kamaji.bridge.log import SQLLog
+from kamaji.bridge.metrics import Metrics, MetricsServer, grpc_code
 from kamaji.bridge.statuses import status_of
 from kamaji.bridge.watch import Hub
 from kamaji.errors import CompactedError
@@ -63,13 +65,22 @@ def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
 
 
 def _unary(fn: Callable[..., R]) -> Callable[..., R]:
+    method = fn.__qualname__.replace(".", "/")  # "KV/Range": the metrics' service and method
+
     @functools.wraps(fn)
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> R:
+        metrics: Metrics | None = self.bridge.metrics
+        start = perf_counter() if metrics is not None else 0.0
         try:
-            return fn(self, request, context)
+            response = fn(self, request, context)
         except Exception as exc:
+            if metrics is not None:
+                metrics.rpc(method, "unary", grpc_code(status_of(exc)[0].name), perf_counter() - start)
             _abort(context, exc)
             raise  # unreachable: abort raises
+        if metrics is not None:
+            metrics.rpc(method, "unary", "OK", perf_counter() - start)
+        return response
 
     return wrapper
 
@@ -111,6 +122,8 @@ class Bridge:
         self.hub = Hub(log, poll_interval=poll_interval, progress_interval=progress_interval)
         self.leases = Leases(log, check_interval=lease_check_interval)
         self.client_urls = client_urls
+        #: set by ``BridgeServer(metrics_address=...)``; None: nothing is counted
+        self.metrics: Metrics | None = None
 
     def header(self, revision: int | None = None) -> rpc_pb2.ResponseHeader:
         if revision is None:
@@ -297,6 +310,9 @@ class KV(rpc_pb2_grpc.KVServicer):
 # ---- Watch
 
 _END = object()
+EVENTS = ("etcd_debugging_mvcc_events_total",)
+WATCHERS = ("watchers",)
+STREAMS = ("watch_streams",)
 
 
 class _Watcher:
@@ -332,6 +348,9 @@ class _Watcher:
     def send(self, events: list[t.Event]) -> None:
         chosen = [e for e in events if self.matches(e)]
         if chosen:
+            metrics = self.stream.bridge.metrics
+            if metrics is not None:
+                metrics.add(EVENTS, len(chosen))
             self.stream.send(
                 rpc_pb2.WatchResponse(
                     header=self.stream.bridge.header(chosen[-1].kv.mod_revision),
@@ -400,6 +419,8 @@ class _WatchStream:
             self.send(rpc_pb2.WatchResponse(header=self.bridge.header(upto), watch_id=watch_id, created=True))
             w.token = hub.subscribe(w.deliver, w.tick)
             self.watchers[watch_id] = w
+        if self.bridge.metrics is not None:
+            self.bridge.metrics.add(WATCHERS)
         try:
             if r.start_revision and r.start_revision <= upto:
                 self.replay(w, r.start_revision - 1, upto)
@@ -435,7 +456,8 @@ class _WatchStream:
 
     def drop(self, w: _Watcher) -> None:
         self.bridge.hub.unsubscribe(w.token)
-        self.watchers.pop(w.id, None)
+        if self.watchers.pop(w.id, None) is not None and self.bridge.metrics is not None:
+            self.bridge.metrics.add(WATCHERS, -1)
 
     def cancel(self, watch_id: int, reason: str) -> None:
         w = self.watchers.get(watch_id)
@@ -475,6 +497,10 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
         context.add_callback(stream.close)
         reader = threading.Thread(target=read, name="kamaji-bridge-watch-reader", daemon=True)
         reader.start()
+        metrics = self.bridge.metrics
+        if metrics is not None:
+            metrics.add(STREAMS)
+        start = perf_counter()
         try:
             pending: Any = None
             while True:
@@ -486,6 +512,9 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
                 yield item
         finally:
             stream.close()
+            if metrics is not None:
+                metrics.add(STREAMS, -1)
+                metrics.rpc("Watch/Watch", "bidi_stream", "OK", perf_counter() - start)
 
 
 #: at most this many bytes of values go into one coalesced watch response (fragmenting is not implemented)
@@ -628,6 +657,7 @@ class BridgeServer:
         *,
         tls: TLS | None = None,
         max_workers: int = 256,
+        metrics_address: str = "",
         **bridge_options: Any,
     ) -> None:
         self.listen = listen
@@ -636,6 +666,10 @@ class BridgeServer:
         self.bridge = Bridge(log, **bridge_options)
         self.port = 0
         self._server: grpc.Server | None = None
+        #: ``host:port`` for Prometheus' ``GET /metrics`` ("" or kine's "0": none); ``metrics_port`` once started
+        self.metrics_address = "" if metrics_address == "0" else metrics_address
+        self.metrics_port = 0
+        self._metrics_server: MetricsServer | None = None
 
     @property
     def endpoint(self) -> str:
@@ -674,10 +708,34 @@ class BridgeServer:
         else:
             self.port = server.add_insecure_port(address)
         self.bridge.client_urls = (self.endpoint,)
+        if self.metrics_address:
+            self._start_metrics()
         self.bridge.start()
         server.start()
         self._server = server
         return self
+
+    def _start_metrics(self) -> None:
+        metrics = Metrics()
+        log = self.bridge.log
+        metrics.gauges.update(
+            etcd_debugging_mvcc_current_revision=("The current revision of store.", lambda: log.revisions()[0]),
+            etcd_debugging_mvcc_compact_revision=(
+                "The revision of the last compaction in store.",
+                lambda: log.revisions()[1],
+            ),
+            etcd_debugging_mvcc_watcher_total=(
+                "Total number of watchers.",
+                lambda: metrics.totals()[0].get(WATCHERS, 0),
+            ),
+            etcd_debugging_mvcc_watch_stream_total=(
+                "Total number of watch streams.",
+                lambda: metrics.totals()[0].get(STREAMS, 0),
+            ),
+        )
+        self._metrics_server = MetricsServer(metrics, self.metrics_address).start()
+        self.metrics_port = self._metrics_server.port
+        self.bridge.metrics = log.metrics = metrics
 
     def wait(self) -> None:
         if self._server is not None:
@@ -688,6 +746,9 @@ class BridgeServer:
             self._server.stop(grace).wait()
             self._server = None
         self.bridge.stop()
+        if self._metrics_server is not None:
+            self._metrics_server.stop()
+            self._metrics_server = None
         with contextlib.suppress(Exception):
             self.bridge.log.close()
 
