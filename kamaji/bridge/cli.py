@@ -3,7 +3,8 @@
 kine's flags keep kine's meaning: ``--endpoint`` (the datastore DSN; SQLite when empty), ``--listen-address``,
 ``--ca-file``/``--cert-file``/``--key-file`` (TLS towards the *database*), ``--server-cert-file``/
 ``--server-key-file`` (TLS towards etcd clients). ``--client-ca-file`` (ours) requires client certificates signed by
-that CA. Flags kine has that mean nothing here (``--metrics-bind-address``, ``--debug``...) are accepted.
+that CA. ``--metrics-bind-address`` serves Prometheus metrics. Flags kine has that mean nothing here (``--debug``...)
+are accepted.
 """
 
 from __future__ import annotations
@@ -60,7 +61,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="PostgreSQL: trigger = install an AFTER INSERT notify trigger on kine and LISTEN (every writer, kine "
         "too, wakes watchers); listen = only LISTEN; off = poll only",
     )
-    p.add_argument("--metrics-bind-address", default="", help="accepted for kine compatibility; no metrics yet")
+    p.add_argument(
+        "--metrics-bind-address",
+        default="",
+        help="serve Prometheus metrics on host:port at /metrics (kine's flag; here off unless given; 0: off)",
+    )
     p.add_argument("--debug", action="store_true")
 
 
@@ -105,6 +110,7 @@ def build(args: argparse.Namespace) -> BridgeServer:
         args.listen_address,
         tls=tls,
         max_workers=args.max_workers,
+        metrics_address=args.metrics_bind_address,
         version=args.emulated_etcd_version,
         poll_interval=args.poll_interval,
         progress_interval=args.watch_progress_notify_interval,
