@@ -26,9 +26,11 @@ __all__ = [
 Driver = Literal["etcd", "MySQL", "PostgreSQL", "NATS"]
 DRIVERS: tuple[str, ...] = ("etcd", "MySQL", "PostgreSQL", "NATS")
 
-#: Upstream kine (github.com/k3s-io/kine), multi-arch. Kamaji's own ``--kine-image`` default is the older
-#: ``rancher/kine:v0.11.10-amd64``; v0.16.4 is the kine the project builds and tests against (kamaji.testing).
-DEFAULT_KINE_IMAGE = "rancher/kine:v0.16.4"
+#: Upstream kine (github.com/k3s-io/kine), multi-arch: kine's release workflow pushes ``rancher/kine:<tag>`` for
+#: linux/amd64, arm64 and arm/v7 on every release. The tag is the kine the project builds and tests against
+#: (``kamaji.testing.binaries.KINE_VERSION``; a unit test keeps the two equal). Kamaji's own ``--kine-image``
+#: default is the older, amd64-only ``rancher/kine:v0.11.10-amd64``; pass ``Images(kine=...)`` to pin that.
+DEFAULT_KINE_IMAGE = "rancher/kine:v0.17.5"
 
 #: kubeadm's CoreDNS version per Kubernetes minor (``constants.CoreDNSVersion``), used when the addon gives no tag.
 COREDNS_VERSIONS: dict[int, str] = {

@@ -113,7 +113,7 @@ def test_kine_sidecar_for_sql_with_tls() -> None:
     assert "--etcd-servers=unix:///uds/kine" in api_args
     assert not any(a.startswith("--etcd-prefix") for a in api_args)
     kine = container(deployment, "kine")
-    assert kine["image"] == "rancher/kine:v0.16.4"
+    assert kine["image"] == "rancher/kine:v0.17.5"
     assert kine["command"] == ["/bin/kine"]
     assert kine["args"] == [
         "--ca-file=/x",  # user extraArgs override Kamaji's kine flags
@@ -486,3 +486,10 @@ def test_a_staged_ca_rotation_trusts_the_bundle() -> None:
         s["secret"]["items"] for s in pki_volume["projected"]["sources"] if s["secret"]["name"] == "tenant-a-ca"
     )
     assert [i["key"] for i in ca_items] == ["ca.crt", "ca.key", "ca-bundle.crt"]
+
+
+def test_the_default_kine_image_is_the_kine_the_project_builds_and_tests() -> None:
+    from kamaji.render import DEFAULT_KINE_IMAGE
+    from kamaji.testing.binaries import KINE_VERSION
+
+    assert f"rancher/kine:{KINE_VERSION}" == DEFAULT_KINE_IMAGE
