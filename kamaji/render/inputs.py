@@ -33,6 +33,11 @@ DRIVERS: tuple[str, ...] = ("etcd", "MySQL", "PostgreSQL", "NATS")
 DEFAULT_KINE_IMAGE = "rancher/kine:v0.17.5"
 
 #: kubeadm's CoreDNS version per Kubernetes minor (``constants.CoreDNSVersion``), used when the addon gives no tag.
+#: Verified: 1.31 and 1.32 -> v1.11.3, 1.33 -> v1.12.0 (coredns/deployment PRs #301, #303, #306, citing
+#: kubernetes/kubernetes build/dependencies.yaml of each release). 1.34-1.36 are not verified against an upstream
+#: source yet: third-party test fixtures of kubeadm's constants.go show v1.12.1 for 1.34, v1.13.1 for 1.35 and
+#: v1.14.2 for 1.36, which would make 1.35 and 1.36 below wrong; check release-1.35/1.36 constants.go and update
+#: (with the golden files) once confirmed.
 COREDNS_VERSIONS: dict[int, str] = {
     31: "v1.11.3",
     32: "v1.11.3",
