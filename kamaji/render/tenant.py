@@ -418,7 +418,8 @@ def kube_proxy(ctx: Context) -> list[dict[str, Any]]:
                         "nodeSelector": {"kubernetes.io/os": "linux"},
                         "priorityClassName": "system-node-critical",
                         "serviceAccountName": "kube-proxy",
-                        "tolerations": [{"operator": "Exists"}],
+                        # kubeadm's KubeProxyDaemonSet19 (cmd/kubeadm/app/phases/addons/proxy/manifests.go)
+                        "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}, {"operator": "Exists"}],
                         "volumes": [
                             {"name": "kube-proxy", "configMap": {"name": "kube-proxy"}},
                             {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}},
