@@ -8,7 +8,7 @@ from kamaji.errors import MissingInputError
 from kamaji.pki.issue import PKIBundle
 from kamaji.pki.kubeconfig import Kubeconfig
 from kamaji.render.context import Context
-from kamaji.render.serialize import dump_json, dump_yaml, dump_yaml_all
+from kamaji.render.serialize import dump_json, dump_yaml
 
 __all__ = [
     "EGRESS_SELECTOR_FILE",
@@ -30,8 +30,8 @@ DATASTORE_SECRET_FINALIZER = "finalizer.kamaji.clastix.io/datastore-secret"
 
 
 def kubeconfig_bytes(kubeconfig: Kubeconfig) -> bytes:
-    """Byte for byte ``kubeconfig.to_yaml()`` (the PKI's writer), through the faster render serializer."""
-    return dump_yaml_all([kubeconfig.to_dict()], explicit_start=False)
+    """The kubeconfig file, as the PKI writes it (``kamaji.pki.serialize``, the one YAML writer)."""
+    return kubeconfig.to_yaml()
 
 
 def _pair(pki: PKIBundle, artifact: str, stem: str) -> dict[str, bytes]:

@@ -1,4 +1,4 @@
-"""Differential: kamaji.render's pure-Python YAML writer writes exactly what libyaml (the reference) writes.
+"""Differential: kamaji's pure-Python YAML writer (kamaji.pki.serialize) writes exactly what libyaml writes.
 
 Two domains: arbitrary JSON-like trees with tricky strings, where ``dump_yaml_all`` (fast writer, libyaml on
 ``Unsupported``) must equal libyaml; and the writer's supported domain, where the fast writer itself must succeed
@@ -15,8 +15,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kamaji.render.serialize import dump_yaml_all, dump_yaml_all_libyaml, load_yaml_all
-from kamaji.render.yaml_writer import Unsupported, write_documents
+from kamaji.pki.serialize import (
+    Unsupported,
+    dump_yaml,
+    dump_yaml_all,
+    dump_yaml_all_libyaml,
+    load_yaml_all,
+    write_documents,
+)
 
 TRICKY = [
     "",
@@ -255,3 +261,9 @@ def test_scalar_style_decisions_match_libyaml_for_every_tricky_string() -> None:
             assert dump_yaml_all([doc]) == dump_yaml_all_libyaml([doc]), repr(text)
         if _supported_key(text):
             assert write_documents([{text: 1}]).encode() == dump_yaml_all_libyaml([{text: 1}]), repr(text)
+
+
+def test_pki_dump_yaml_is_one_document_without_a_start_marker() -> None:
+    doc = {"apiVersion": "v1", "clusters": [{"name": "t", "cluster": {"server": "https://10.0.0.1:6443"}}]}
+    assert dump_yaml(doc) == dump_yaml_all_libyaml([doc], explicit_start=False)
+    assert dump_yaml(doc) == b"apiVersion: v1\nclusters:\n- cluster:\n    server: https://10.0.0.1:6443\n  name: t\n"

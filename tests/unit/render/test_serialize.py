@@ -117,16 +117,19 @@ def test_shared_sub_objects_are_written_out_not_aliased() -> None:
     assert out == b"---\na:\n- name: x\n- name: x\n"
 
 
-def test_kubeconfigs_are_written_exactly_as_the_pki_writes_them() -> None:
+def test_kubeconfigs_are_written_exactly_as_libyaml_writes_them() -> None:
+    """One writer for kubeconfigs (kamaji.pki.serialize), and its text is libyaml's."""
     from _inputs import bundle_for, doc, tcp_of
 
     from kamaji import pki
     from kamaji.render.management import kubeconfig_bytes
+    from kamaji.render.serialize import dump_yaml_all_libyaml
 
     bundle = bundle_for(pki.request_from_tcp(tcp_of(doc(addons={"konnectivity": {}}))))
     assert len(bundle.kubeconfigs) == 7
     for kubeconfig in bundle.kubeconfigs.values():
         assert kubeconfig_bytes(kubeconfig) == kubeconfig.to_yaml()
+        assert kubeconfig.to_yaml() == dump_yaml_all_libyaml([kubeconfig.to_dict()], explicit_start=False)
 
 
 def test_every_golden_file_is_written_by_the_fast_writer_itself() -> None:
@@ -135,7 +138,7 @@ def test_every_golden_file_is_written_by_the_fast_writer_itself() -> None:
     import base64
     from pathlib import Path
 
-    from kamaji.render.yaml_writer import write_documents
+    from kamaji.pki.serialize import write_documents
 
     files = sorted((Path(__file__).parents[2] / "golden" / "cases").rglob("expected/*/*.yaml"))
     assert len(files) > 150
