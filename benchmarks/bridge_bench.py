@@ -26,6 +26,7 @@ import queue
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -37,6 +38,8 @@ import grpc
 from kamaji.etcd._pb import rpc_pb2, rpc_pb2_grpc
 
 C = rpc_pb2.Compare
+DEFAULT_TARGETS = "bridge,kine,etcd"
+ALL_TARGETS = "bridge,bridge-metrics,kine,etcd"
 
 
 @attrs.frozen
@@ -214,8 +217,9 @@ def _floor_server(kind: str, ready: Any) -> None:
     asyncio.run(serve())
 
 
-def grpc_floor(kind: str, workers: int, requests: int) -> float:
-    """Server CPU µs per request of an empty Range handler, same client shape as the benchmark."""
+def grpc_floor(kind: str, workers: int, requests: int) -> tuple[float, float]:
+    """(server CPU µs per request, requests/s) of an empty Range handler, same client shape as the benchmark: the
+    ceiling of any handler on that server with this client on this machine."""
     ready: Any = multiprocessing.Queue()
     child = multiprocessing.Process(target=_floor_server, args=(kind, ready), daemon=True)
     child.start()
@@ -230,14 +234,16 @@ def grpc_floor(kind: str, workers: int, requests: int) -> float:
 
         assert child.pid is not None
         before = process_cpu(child.pid)
+        start = time.perf_counter()
         threads = [threading.Thread(target=work) for _ in range(workers)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        seconds = time.perf_counter() - start
         used = process_cpu(child.pid) - before
         channel.close()
-        return used / (workers * requests) * 1e6
+        return used / (workers * requests) * 1e6, workers * requests / seconds
     finally:
         child.kill()
         child.join(10)
@@ -254,10 +260,47 @@ def goals(best: dict[str, Result]) -> str:
             f"{kine.cpu_per_request_us:.0f} µs, and one Python process runs on one core at a time (the GIL), while "
             "this machine's cores are shared by the client, PostgreSQL and the server under test."
         )
+    metered = best.get("bridge-metrics")
+    if bridge is not None and metered is not None:
+        lines.append(
+            f"Metrics (`--metrics-bind-address`, scraped every second): {metered.throughput:.0f} requests/s, "
+            f"{metered.throughput / bridge.throughput:.2f}x the bridge without them; "
+            f"{metered.cpu_per_request_us - bridge.cpu_per_request_us:+.0f} µs of server CPU per request."
+        )
     if bridge is not None:
         p99 = bridge.percentile(99)
         lines.append(f"Goal watch p99 <= 100 ms: **{'met' if p99 <= 100 else 'not met'}** ({p99:.1f} ms).")
     return "\n\n".join(lines)
+
+
+class Scraper:
+    """Scrapes a bridge's ``/metrics`` once a second while the target runs (Prometheus scrapes every 15-60 s: this
+    is the pessimistic case); nothing when ``port`` is None."""
+
+    def __init__(self, port: int | None) -> None:
+        self.port = port
+        self.scrapes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as response:
+                if b"grpc_server_handled_total" not in response.read():
+                    raise RuntimeError("the metrics endpoint answered without the gRPC counters")
+            self.scrapes += 1
+            if self._stop.wait(1.0):
+                return
+
+    def __enter__(self) -> Scraper:
+        if self.port is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.port is not None:
+            self._thread.join(30)
 
 
 START, END = "<!-- bridge-bench:start -->", "<!-- bridge-bench:end -->"
@@ -280,12 +323,15 @@ def main(argv: list[str] | None = None) -> int:
     from kamaji.testing.etcd import EtcdServer
     from kamaji.testing.kine import KineServer
     from kamaji.testing.postgres import PostgresServer
+    from kamaji.testing.process import free_port
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--iterations", type=int, default=300, help="per worker and round")
     p.add_argument("--repeat", type=int, default=3, help="rounds, targets interleaved; the best round is reported")
-    p.add_argument("--targets", default="bridge,kine,etcd")
+    p.add_argument(
+        "--targets", default=DEFAULT_TARGETS, help=f"of {ALL_TARGETS} (bridge-metrics: --metrics-bind-address on)"
+    )
     p.add_argument("--append-to", type=Path, help="write the results as this benchmark's section of a Markdown file")
     args = p.parse_args(argv)
     targets = args.targets.split(",")
@@ -294,9 +340,14 @@ def main(argv: list[str] | None = None) -> int:
         pg = stack.enter_context(PostgresServer())
         endpoints: dict[str, str] = {}
         pids: dict[str, int] = {}
+        metrics_ports: dict[str, int] = {}
         for name in targets:
             if name == "bridge":
                 server: BridgeProcess | KineServer | EtcdServer = BridgeProcess(pg.kine_endpoint("bench_bridge"))
+            elif name == "bridge-metrics":
+                metrics_ports[name] = free_port()
+                flag = f"--metrics-bind-address=127.0.0.1:{metrics_ports[name]}"
+                server = BridgeProcess(pg.kine_endpoint("bench_bridge_metrics"), extra_args=(flag,))
             elif name == "kine":
                 server = KineServer(pg.kine_endpoint("bench_kine"))
             elif name == "etcd":
@@ -308,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.repeat):
             for name in targets:
                 before = process_cpu(pids[name])
-                result = run_target(name, endpoints[name], args.workers, args.iterations, round_)
+                with Scraper(metrics_ports.get(name)):
+                    result = run_target(name, endpoints[name], args.workers, args.iterations, round_)
                 result = attrs.evolve(result, server_cpu=process_cpu(pids[name]) - before)
                 print(f"round {round_}: {name} {result.throughput:.0f} requests/s", file=sys.stderr)
                 if name not in best or result.throughput > best[name].throughput:
@@ -316,16 +368,23 @@ def main(argv: list[str] | None = None) -> int:
     results = [best[name] for name in targets]
     text = table(results)
     floors = {kind: grpc_floor(kind, args.workers, max(100, args.iterations)) for kind in ("sync", "aio")}
+    kine = best.get("kine")
+
+    def versus(rate: float) -> str:
+        return f" ({rate / kine.throughput:.2f}x kine)" if kine is not None else ""
+
     floor = (
-        f"gRPC floor (an empty Range handler, same client): {floors['sync']:.0f} µs of server CPU per request on "
-        f"grpcio's sync server (the bridge's), {floors['aio']:.0f} µs on grpc.aio."
+        f"gRPC floor (an empty Range handler, same client): {floors['sync'][0]:.0f} µs of server CPU per request and "
+        f"{floors['sync'][1]:.0f} requests/s{versus(floors['sync'][1])} on grpcio's sync server (the bridge's), "
+        f"{floors['aio'][0]:.0f} µs and {floors['aio'][1]:.0f} requests/s{versus(floors['aio'][1])} on grpc.aio: "
+        "no handler on these servers can be faster with this client on this machine."
     )
     print(text)
     print(floor)
     if args.append_to is not None:
         command = (
             f"python benchmarks/bridge_bench.py --workers {args.workers} --iterations {args.iterations} "
-            f"--repeat {args.repeat}"
+            f"--repeat {args.repeat}" + (f" --targets {args.targets}" if args.targets != DEFAULT_TARGETS else "")
         )
         about = (
             f"{args.workers} client threads x {args.iterations} iterations per target and round (a create and an "
