@@ -40,6 +40,9 @@ RAFT_TERM = 2
 DEFAULT_VERSION = "3.6.11"
 #: etcd's request limit (1.5 MiB) plus kine's 512 KiB of slack
 MAX_RECEIVE = 2 * 1024 * 1024
+#: a watch created with ``fragment`` gets responses split at etcd's size: its default --max-request-bytes (1.5 MiB)
+#: plus its 512 KiB allowance for gRPC overhead (etcd's watchServer.maxRequestBytes)
+FRAGMENT_BYTES = 1536 * 1024 + 512 * 1024
 R = TypeVar("R")
 
 
@@ -315,6 +318,36 @@ WATCHERS = ("watchers",)
 STREAMS = ("watch_streams",)
 
 
+def fragments(response: rpc_pb2.WatchResponse, limit: int = FRAGMENT_BYTES) -> list[rpc_pb2.WatchResponse]:
+    """etcd's sendFragments: a response of ``limit`` bytes or more with several events becomes consecutive responses
+    (same header and watch ID) taking events greedily while under ``limit`` (each at least one event), all flagged
+    ``fragment`` but the last; the client joins them."""
+    events = list(response.events)
+    if response.ByteSize() < limit or len(events) < 2:
+        return [response]
+    base = rpc_pb2.WatchResponse()
+    base.CopyFrom(response)
+    del base.events[:]
+    base.fragment = True
+    empty = base.ByteSize()
+    parts: list[rpc_pb2.WatchResponse] = []
+    i = 0
+    while i < len(events):
+        part = rpc_pb2.WatchResponse()
+        part.CopyFrom(base)
+        size = empty
+        while i < len(events):
+            n = events[i].ByteSize()
+            grown = size + 1 + max(1, (n.bit_length() + 6) // 7) + n  # field tag, length varint, the event
+            if part.events and grown >= limit:
+                break
+            part.events.append(events[i])
+            size, i = grown, i + 1
+        parts.append(part)
+    parts[-1].fragment = False
+    return parts
+
+
 class _Watcher:
     def __init__(self, stream: _WatchStream, watch_id: int, r: rpc_pb2.WatchCreateRequest) -> None:
         self.stream = stream
@@ -323,6 +356,7 @@ class _Watcher:
         self.range_end = r.range_end
         self.start = r.start_revision
         self.prev_kv = r.prev_kv
+        self.fragment = r.fragment
         self.progress_notify = r.progress_notify
         self.no_put = rpc_pb2.WatchCreateRequest.NOPUT in r.filters
         self.no_delete = rpc_pb2.WatchCreateRequest.NODELETE in r.filters
@@ -509,6 +543,10 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
                     return
                 if item.events:
                     pending = _coalesce(item, stream.out)
+                    w = stream.watchers.get(item.watch_id)
+                    if w is not None and w.fragment:  # split after coalescing, which may have grown it
+                        yield from fragments(item)
+                        continue
                 yield item
         finally:
             stream.close()
@@ -517,7 +555,7 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
                 metrics.rpc("Watch/Watch", "bidi_stream", "OK", perf_counter() - start)
 
 
-#: at most this many bytes of values go into one coalesced watch response (fragmenting is not implemented)
+#: at most this many bytes of values go into one coalesced watch response (a ``fragment`` watch's is split after)
 COALESCE_BYTES = 1 << 20
 
 
