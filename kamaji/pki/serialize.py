@@ -19,7 +19,10 @@ Two implementations of that one text:
 
 ``dump_yaml_all`` uses the first and falls back to the second on ``Unsupported``;
 ``tests/property/test_yaml_writer.py`` proves the two equal over arbitrary JSON-like trees. Style decisions are
-memoized per distinct short string (bounded); the caches only hold results of pure functions.
+memoized per distinct short string (bounded); the caches only hold results of pure functions. One knowing
+difference: a ``str`` subclass used as a mapping key (a ``str`` enum) that equals a key seen before is written as
+that string, where PyYAML's SafeDumper refuses it (checking every key's exact type would cost ~10% of the
+writing; as values, such objects do go to libyaml).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ __all__ = [
 
 class Unsupported(Exception):
     """The tree holds something this writer does not reproduce byte for byte; use libyaml. An internal signal
-    (not a KamajiError): ``kamaji.render.serialize`` catches it, it never reaches a user."""
+    (not a KamajiError): ``dump_yaml_all`` below catches it, it never reaches a user."""
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
