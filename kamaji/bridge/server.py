@@ -412,7 +412,7 @@ class _Watcher:
 class _WatchStream:
     def __init__(self, bridge: Bridge) -> None:
         self.bridge = bridge
-        self.out: queue.Queue[Any] = queue.Queue()
+        self.out: queue.SimpleQueue[Any] = queue.SimpleQueue()  # C-level: cheaper than queue.Queue per event
         self.watchers: dict[int, _Watcher] = {}
         self.ids = itertools.count()
         self.closed = False
@@ -559,7 +559,7 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
 COALESCE_BYTES = 1 << 20
 
 
-def _coalesce(item: rpc_pb2.WatchResponse, out: queue.Queue[Any]) -> Any:
+def _coalesce(item: rpc_pb2.WatchResponse, out: queue.SimpleQueue[Any]) -> Any:
     """Append to ``item`` the events of the responses queued right behind it for the same watch (as etcd sends a
     batch of events in one response): one gRPC message instead of many when writes come faster than the stream
     drains. Returns the first queued item that cannot be merged (None if the queue ran dry)."""
