@@ -3,6 +3,7 @@ management API server; ``kubectl apply -f`` of the example; bounded waits on the
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -108,6 +109,26 @@ def test_the_operator_keeps_used_by_and_guards_a_datastore_in_use(
         return list((ds.get("status") or {}).get("usedBy") or ())
 
     wait_until(lambda: used_by() == [f"{ns}/kopf-guarded"], 90, "usedBy of kopf-guard", log=process.log)
+
+    # Ready (no more retries of its own), then the DataStore's endpoint changes: the DataStore's update handler runs
+    # a pass over its tenants at once, well before their resync timer (30 s idle) would
+    m.kubectl("wait", "--for=create", "deployment/kopf-guarded", "-n", ns, "--timeout=90s")
+    dep = json.loads(m.kubectl("get", "deployment", "kopf-guarded", "-n", ns, "-o", "json"))
+    status = {"observedGeneration": dep["metadata"]["generation"], "replicas": 1, "readyReplicas": 1,
+              "updatedReplicas": 1, "availableReplicas": 1}  # fmt: skip
+    m.kubectl("patch", "deployment", "kopf-guarded", "-n", ns, "--subresource=status", "--type=merge",
+              "-p", json.dumps({"status": status}))  # fmt: skip
+    m.kubectl("wait", "--for=jsonpath={.status.kubernetesResources.version.status}=Ready", "tcp/kopf-guarded",
+              "-n", ns, "--timeout=90s")  # fmt: skip
+    port = pg["spec"]["endpoints"][0].rpartition(":")[2]
+    m.kubectl("patch", "datastore", "kopf-guard", "--type=merge",
+              "-p", json.dumps({"spec": {"endpoints": [f"localhost:{port}"]}}))  # fmt: skip
+
+    def connection() -> str:
+        secret = m.cluster.get("v1", "Secret", ns, "kopf-guarded-datastore-config") or {}
+        return base64.b64decode((secret.get("data") or {}).get("DB_CONNECTION_STRING", "")).decode()
+
+    wait_until(lambda: connection() == f"localhost:{port}", 20, "the tenant on the new endpoint", log=process.log)
 
     m.kubectl("delete", "datastore", "kopf-guard", "--wait=false")
     m.kubectl("wait", "--for=condition=kamaji.clastix.io/DataStoreAllowedDeletion=false", "datastore/kopf-guard",

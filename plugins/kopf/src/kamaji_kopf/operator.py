@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -80,7 +81,15 @@ def _cleanup(**_: Any) -> None:
         STATE.drivers.close()
 
 
-def _run(body: kopf.Body, retry: int) -> ReconcileResult:
+def _webhook_ca() -> bytes | None:
+    path = os.environ.get("KAMAJI_WEBHOOK_CA_FILE")
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _run(body: Mapping[str, Any], retry: int) -> ReconcileResult:
     result = reconcile(
         dict(body),
         cluster=_cluster(),
@@ -89,11 +98,14 @@ def _run(body: kopf.Body, retry: int) -> ReconcileResult:
         default_datastore=STATE.datastore,
         retry=retry,
         tenant_clusters=_tenant_cluster if TENANT else None,
+        webhook_url=os.environ.get("KAMAJI_WEBHOOK_URL") or None,
+        webhook_ca=_webhook_ca(),
     )
+    where = f"{body['metadata'].get('namespace')}/{body['metadata'].get('name')}"
     for action in result.actions:
-        log.info("%s/%s: %s", body.metadata.namespace, body.metadata.name, action)
+        log.info("%s: %s", where, action)
     if result.error is not None:
-        log.warning("%s/%s: %s", body.metadata.namespace, body.metadata.name, result.error)
+        log.warning("%s: %s", where, result.error)
     return result
 
 
@@ -131,12 +143,25 @@ def _datastore(body: kopf.Body) -> DataStoreResult:
 
 
 @kopf.on.create(GROUP, VERSION, "datastores")
-@kopf.on.update(GROUP, VERSION, "datastores")
 @kopf.on.resume(GROUP, VERSION, "datastores")
 def handle_datastore(body: kopf.Body, **_: Any) -> None:
     """Kamaji's DataStore controller: the finalizer, the validation condition and ``ready`` (no connectivity test,
     as Kamaji), ``usedBy``."""
     _datastore(body)
+
+
+@kopf.on.update(GROUP, VERSION, "datastores")
+def update_datastore(body: kopf.Body, **_: Any) -> None:
+    """As on create, then a pass over every tenant using it (Kamaji: a ready DataStore wakes its tenants), so a
+    changed endpoint or credential reaches them now rather than at their next resync."""
+    result = _datastore(body)
+    if not result.status.get("ready"):
+        return
+    for tenant in result.used_by:
+        namespace, _sep, name = tenant.partition("/")
+        tcp = _cluster().get(f"{GROUP}/{VERSION}", "TenantControlPlane", namespace, name)
+        if tcp is not None and not tcp["metadata"].get("deletionTimestamp"):
+            _run(tcp, 0)
 
 
 @kopf.timer(GROUP, VERSION, "datastores", interval=RESYNC, idle=RESYNC)
