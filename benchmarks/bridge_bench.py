@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
             "latency is from sending a write to receiving its event. All targets in one run, on one PostgreSQL "
             f"(a database each) except etcd; {args.repeat} rounds, targets interleaved, best round shown. "
             f"Loopback; {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
-            f"{platform.python_version()}."
+            f"{platform.python_version()}; 1-minute load average {os.getloadavg()[0]:.1f} at the end of the run "
+            "(other processes share the machine: compare ratios within the run)."
         )
         section = (
             "## Bridge: kamaji bridge vs kine vs etcd on PostgreSQL 15 (`benchmarks/bridge_bench.py`)\n\n"
