@@ -19,6 +19,7 @@ from typing import Any
 
 from kamaji.bridge import sqlite
 from kamaji.bridge.endpoint import DEFAULT_SQLITE, dialect_for
+from kamaji.bridge.leases import KineLeases
 from kamaji.bridge.log import SQLLog
 from kamaji.bridge.server import DEFAULT_VERSION, TLS, BridgeServer
 from kamaji.bridge.watch import PUSH_MODES
@@ -60,6 +61,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="trigger",
         help="PostgreSQL: trigger = install an AFTER INSERT notify trigger on kine and LISTEN (every writer, kine "
         "too, wakes watchers); listen = only LISTEN; off = poll only",
+    )
+    p.add_argument(
+        "--lease-mode",
+        choices=("etcd", "kine"),
+        default="etcd",
+        help="etcd = real leases (default); kine = the lease ID is the TTL and keys expire that long after the "
+        "bridge saw them, as with kine, so data moved to kine still expires",
     )
     p.add_argument(
         "--metrics-bind-address",
@@ -116,6 +124,8 @@ def build(args: argparse.Namespace) -> BridgeServer:
         progress_interval=args.watch_progress_notify_interval,
     )
     server.bridge.hub.push = args.watch_push
+    if args.lease_mode == "kine":
+        server.bridge.leases = KineLeases(log, server.bridge.hub)  # type: ignore[assignment]  # same interface
     return server
 
 

@@ -9,15 +9,18 @@ milliseconds since the epoch.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
 from kamaji.bridge.log import SQLLog
-from kamaji.bridge.types import InvalidRequestError, LeaseNotFoundError
+from kamaji.bridge.types import Event, EventType, InvalidRequestError, LeaseNotFoundError, UnsupportedError
+from kamaji.bridge.watch import Hub
 
 logger = logging.getLogger(__name__)
 
@@ -140,5 +143,90 @@ class Leases:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+class KineLeases:
+    """``--lease-mode=kine``: kine's leases, for data that must expire under kine too. The lease ID *is* the TTL in
+    seconds (LeaseGrant answers ``ID = TTL``; a key's ``lease`` column holds its TTL, which kine reads the same way),
+    and a key expires ``lease`` seconds after this bridge saw its write: at start for every live key, then as its
+    events arrive. Expiry deletes the key only if it is still that write (a conditional delete on its mod revision),
+    so a later put starts a new timer. KeepAlive, Revoke, TimeToLive and Leases are refused, as kine refuses them;
+    nothing is stored, so after a restart the timers start again, as with kine."""
+
+    def __init__(self, log: SQLLog, hub: Hub, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.log = log
+        self.hub = hub
+        self.clock = clock
+        self._due: list[tuple[float, int, bytes]] = []  # heap of (deadline, mod revision, key)
+        self._cond = threading.Condition()
+        self._stop = False
+        self._token = 0
+        self._thread: threading.Thread | None = None
+
+    def get(self, lease_id: int) -> Lease | None:
+        return Lease(lease_id, lease_id, 0) if 0 < lease_id <= MAX_ID else None
+
+    def require(self, lease_id: int) -> Lease:
+        lease = self.get(lease_id)
+        if lease is None:
+            raise LeaseNotFoundError(f"lease {lease_id} is not a TTL kine can store (1..{MAX_ID} s)")
+        return lease
+
+    def grant(self, ttl: int, lease_id: int = 0) -> Lease:
+        if ttl > MAX_ID:
+            raise InvalidRequestError(f"etcdserver: too large lease TTL (kine's lease column holds up to {MAX_ID} s)")
+        return Lease(max(ttl, MIN_TTL), max(ttl, MIN_TTL), 0)
+
+    def _unsupported(self, *_: object) -> Any:
+        raise UnsupportedError("not supported with --lease-mode=kine (kine's leases are TTLs)")
+
+    keepalive = time_to_live = keys = revoke = _unsupported
+
+    def leases(self) -> list[int]:
+        self._unsupported()
+        return []
+
+    def _schedule(self, events: list[Event]) -> None:
+        """Hub listener (under the hub's lock): only enqueue."""
+        now = self.clock()
+        with self._cond:
+            for e in events:
+                if e.type is EventType.PUT and e.kv.lease > 0:
+                    heapq.heappush(self._due, (now + e.kv.lease, e.kv.mod_revision, e.kv.key))
+            self._cond.notify()
+
+    def start(self) -> KineLeases:
+        with self.hub.lock:  # every live key up to the hub's revision, then every event after it
+            self._token = self.hub.subscribe(self._schedule)
+            upto = self.hub.revision
+        now = self.clock()
+        for kv in self.log.range(b"\0", b"\0", revision=upto, keys_only=True).kvs:
+            if kv.lease > 0:
+                with self._cond:
+                    heapq.heappush(self._due, (now + kv.lease, kv.mod_revision, kv.key))
+        self._thread = threading.Thread(target=self._run, name="kamaji-bridge-kine-leases", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and (not self._due or self._due[0][0] > self.clock()):
+                    self._cond.wait(self._due[0][0] - self.clock() if self._due else None)
+                if self._stop:
+                    return
+                _, revision, key = heapq.heappop(self._due)
+            try:
+                self.log.delete(key, revision)  # a no-op when the key changed since
+            except Exception:
+                logger.exception("expiring %r failed", key)
+
+    def stop(self) -> None:
+        self.hub.unsubscribe(self._token)
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
         if self._thread is not None:
             self._thread.join(timeout=10)
