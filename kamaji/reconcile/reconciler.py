@@ -62,7 +62,7 @@ from kamaji.reconcile.plan import (
     tenant_key,
 )
 from kamaji.render import EtcdOverride, Images, StorageConnection, kamaji_md5, render, sha256_json
-from kamaji.render.webhook import write_permissions_webhook
+from kamaji.render.webhook import FREEZE_WEBHOOK, freeze_webhook, write_permissions_webhook
 
 __all__ = ["DriverPool", "ReconcileResult", "reconcile"]
 
@@ -203,10 +203,10 @@ def reconcile(
       tenant once its control plane is up (phase Ready, WriteLimited or Upgrading), through the kubeconfig key that
       ``kamaji.clastix.io/kubeconfig-secret-key`` names (default ``super-admin.svc``). Without it, only the
       management side is reconciled.
-    - ``webhook_url`` / ``webhook_ca``: where the tenant's API server reaches the write-permission webhook (the
-      ``kamaji-write-permissions`` ValidatingWebhookConfiguration installed in the tenant while ``WriteLimited``) and
-      the PEM that signs its certificate. Default: Kamaji's ``https://kamaji-webhook-service.kamaji-system.svc:443
-      /write-permission`` (``kamaji.reconcile.webhook`` serves one).
+    - ``webhook_url`` / ``webhook_ca``: the base URL where the tenant's API server reaches kamaji's webhooks
+      (``/write-permission`` for ``kamaji-write-permissions``, installed in the tenant while ``WriteLimited``;
+      ``/migrate`` for ``kamaji-freeze``, while ``Migrating``) and the PEM that signs its certificate. Default:
+      Kamaji's ``https://kamaji-webhook-service.kamaji-system.svc:443`` (``kamaji.reconcile.webhook`` serves them).
 
     Returns a ``ReconcileResult``; never raises a ``KamajiError``: retryable ones become ``requeue_after`` with
     backoff, permanent ones a ``Ready=False`` condition (naming the field for a spec problem).
@@ -619,6 +619,41 @@ class _Pass:
         for name in sorted(was ^ now_using):
             self.actions.extend(reconcile_datastore(name, cluster=self.cluster, clock=lambda: self.now).actions)
 
+    def _open_tenant(self, admin: Mapping[str, Any] | None) -> Cluster:
+        """The tenant's ``Cluster``, through the admin kubeconfig key ``KUBECONFIG_KEY_ANNOTATION`` names."""
+        assert self.tenant_clusters is not None
+        notes = (self.raw.get("metadata") or {}).get("annotations") or {}
+        key = notes.get(KUBECONFIG_KEY_ANNOTATION) or DEFAULT_KUBECONFIG_KEY
+        data = ((admin or {}).get("data") or {}).get(key)
+        if data is None:
+            where = f"metadata.annotations[{KUBECONFIG_KEY_ANNOTATION}]"
+            raise ValidationError([FieldError(where, f"no key {key!r} in the admin kubeconfig Secret", key)])
+        return self.tenant_clusters(base64.b64decode(data))
+
+    def _sync_tenant(
+        self,
+        tenant: Cluster,
+        desired: Sequence[Mapping[str, Any]],
+        recorded: frozenset[TenantKey],
+        extra: Sequence[TenantKey] = (),
+    ) -> None:
+        """Read each desired object (and ``extra`` ones) back from the tenant, then apply what is missing, changed or
+        drifted and delete what kamaji applied (``recorded``, or an ``extra`` one carrying kamaji's applied checksum)
+        and no longer wants: deletions first, so that a lifted webhook does not refuse the applies."""
+        keys = [tenant_key(o) for o in desired]
+        wanted = set(keys)
+        reads = keys + [k for k in extra if k not in wanted]
+        live = dict(zip(reads, _POOL.map(lambda k: tenant.get(*k), reads), strict=True))
+        found = {k for k in extra if k not in wanted and _ours(live.get(k))}
+        by_name = {(k[1], _where(k)): o for k, o in zip(keys, desired, strict=True)}
+        gone = {(k[1], _where(k)): k for k in recorded | found}
+        for action in sorted(plan_tenant(desired, live, recorded | found), key=lambda a: a.verb != "tenant-delete"):
+            if action.verb == "tenant-apply":
+                tenant.apply(by_name[(action.kind, action.name)])
+            else:
+                tenant.delete(*gone[(action.kind, action.name)])
+            self.actions.append(action)
+
     def _migrating(self, target: str) -> ReconcileResult:
         """A migration runs (``MIGRATING_ANNOTATION``): the phase says so and nothing else is touched, not even a
         spec change, until it is over (Kamaji's reconcile stops at its ``migrate`` step and requeues)."""
@@ -628,15 +663,41 @@ class _Pass:
         status["kubernetesResources"] = resources
         message = "a datastore migration is under way" + (f" (to {target})" if target else "")
         conds = [condition("Ready", False, "Migrating", message, generation=self.generation)]
+        requeue = SENTINEL
+        if self.tenant_clusters is not None:  # Kamaji's soot Migrate controller: the tenant is frozen meanwhile
+            frozen, tenant_conds = self._freeze()
+            requeue = frozen or requeue
+            conds += tenant_conds
         status["conditions"] = merge_conditions(self.old_status.get("conditions"), conds, self.now)
         self._write_status(status)
         return ReconcileResult(
             phase="Migrating",
             status=status,
             actions=tuple(self.actions),
-            requeue_after=SENTINEL,
+            requeue_after=requeue,
             conditions=tuple(status["conditions"]),
         )
+
+    def _freeze(self) -> tuple[timedelta | None, list[dict[str, Any]]]:
+        """``kamaji-freeze`` in the tenant (applied unless it is there as kamaji applied it): the requeue with backoff
+        when the tenant does not answer, and the ``TenantObjects`` condition."""
+        freeze = stamp(freeze_webhook(url=self.webhook[0], ca_bundle=self.webhook[1]))
+        admin = self.cluster.get("v1", "Secret", self.namespace, f"{self.name}-admin-kubeconfig")
+        if admin is None:
+            return None, []  # no control plane yet: nothing to freeze
+        tenant = self._open_tenant(admin)
+        try:
+            self._sync_tenant(tenant, [freeze], frozenset())
+        except KamajiError as exc:
+            if not exc.retryable:
+                raise
+            failed = condition("TenantObjects", False, type(exc).__name__, str(exc), generation=self.generation)
+            return _backoff(self.retry), [failed]
+        finally:
+            close = getattr(tenant, "close", None)
+            if callable(close):
+                close()
+        return None, [condition("TenantObjects", True, "Frozen", generation=self.generation)]
 
     def _check_update(self, tcp: TenantControlPlane, ds: DataStore, overrides: Mapping[str, DataStore]) -> None:
         datastores = {**overrides, ds.metadata.name or "": ds}
@@ -717,32 +778,11 @@ class _Pass:
         recorded = _recorded_tenant_objects(notes)
         requeue: timedelta | None = None
         conds: list[dict[str, Any]] = []
-        key = notes.get(KUBECONFIG_KEY_ANNOTATION) or DEFAULT_KUBECONFIG_KEY
-        admin = stored.get(("Secret", f"{self.name}-admin-kubeconfig")) or {}
-        data = (admin.get("data") or {}).get(key)
-        if data is None:
-            raise ValidationError(
-                [
-                    FieldError(
-                        f"metadata.annotations[{KUBECONFIG_KEY_ANNOTATION}]",
-                        f"no key {key!r} in the admin kubeconfig Secret",
-                        key,
-                    )
-                ]
-            )
-        tenant = self.tenant_clusters(base64.b64decode(data))
+        tenant = self._open_tenant(stored.get(("Secret", f"{self.name}-admin-kubeconfig")))
         try:
             keys = [tenant_key(o) for o in desired]
-            live = dict(zip(keys, _POOL.map(lambda k: tenant.get(*k), keys), strict=True))
-            by_name = {(k[1], f"{k[2]}/{k[3]}" if k[2] else k[3]): (k, o) for k, o in zip(keys, desired, strict=True)}
-            gone = {(k[1], f"{k[2]}/{k[3]}" if k[2] else k[3]): k for k in recorded}
-            # deletions first: the write-permission webhook, once lifted, must not refuse the applies that follow
-            for action in sorted(plan_tenant(desired, live, recorded), key=lambda a: a.verb != "tenant-delete"):
-                if action.verb == "tenant-apply":
-                    tenant.apply(by_name[(action.kind, action.name)][1])
-                else:
-                    tenant.delete(*gone[(action.kind, action.name)])
-                self.actions.append(action)
+            # the freeze of a migration that has ended goes too (Kamaji: once Ready), though it was never recorded
+            self._sync_tenant(tenant, desired, recorded, extra=[_FREEZE_KEY])
         except KamajiError as exc:
             if not exc.retryable:
                 raise
@@ -1001,6 +1041,17 @@ class _Invalid(ValidationError):
     def __init__(self, reason: str, exc: ValidationError) -> None:
         super().__init__(exc.errors, subject=exc.subject)
         self.reason = reason
+
+
+_FREEZE_KEY: TenantKey = ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "", FREEZE_WEBHOOK)
+
+
+def _where(k: TenantKey) -> str:
+    return f"{k[2]}/{k[3]}" if k[2] else k[3]
+
+
+def _ours(obj: Mapping[str, Any] | None) -> bool:
+    return obj is not None and APPLIED_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {})
 
 
 def _recorded_tenant_objects(notes: Mapping[str, str]) -> frozenset[TenantKey]:

@@ -1,7 +1,8 @@
-"""The write-permission webhook endpoint: HTTPS, ``POST /write-permission``, every AdmissionReview denied (Kamaji's
-``WritePermission`` handler, reference §6.4). The tenant's API server calls it through the
-``kamaji-write-permissions`` ValidatingWebhookConfiguration that ``reconcile`` installs while a tenant is
-``WriteLimited`` (``kamaji.render.webhook``); which operations reach it is decided there, so it needs no state.
+"""The tenant webhooks' endpoint: HTTPS, ``POST /write-permission`` and ``POST /migrate``, every AdmissionReview
+denied (Kamaji's ``WritePermission`` and ``Freeze`` handlers, reference §6.4). The tenant's API server calls them
+through the ``kamaji-write-permissions`` (phase ``WriteLimited``) and ``kamaji-freeze`` (phase ``Migrating``)
+ValidatingWebhookConfigurations that ``reconcile`` installs (``kamaji.render.webhook``); which operations reach them
+is decided there, so the server needs no state.
 
     with WebhookServer(cert_file, key_file, port=9443) as server:   # a thread; 127.0.0.1 unless told otherwise
         ...  # reconcile(..., webhook_url=server.url, webhook_ca=ca_pem)
@@ -17,18 +18,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from kamaji.render.webhook import WRITE_PERMISSIONS_PATH
+from kamaji.render.webhook import FREEZE_PATH, WRITE_PERMISSIONS_PATH
 
-__all__ = ["DENY_MESSAGE", "WebhookServer", "deny"]
+__all__ = ["DENY_MESSAGE", "FREEZE_MESSAGE", "WebhookServer", "deny"]
 
 DENY_MESSAGE = (
     "the current Control Plane has limited write permissions, current changes are blocked: "
     "removing the webhook may lead to an inconsistent state upon its completion"
 )
+FREEZE_MESSAGE = (
+    "the current Control Plane is in freezing mode due to a maintenance mode, all the changes are blocked: "
+    "removing the webhook may lead to an inconsistent state upon its completion"
+)
+_MESSAGES = {WRITE_PERMISSIONS_PATH: DENY_MESSAGE, FREEZE_PATH: FREEZE_MESSAGE}
 _MAX_BODY = 3 * 1024 * 1024  # the API server's own request limit
 
 
-def deny(review: Mapping[str, Any]) -> dict[str, Any]:
+def deny(review: Mapping[str, Any], message: str = DENY_MESSAGE) -> dict[str, Any]:
     """The AdmissionReview answering ``review``: not allowed, 403, Kamaji's message."""
     request = review.get("request") or {}
     return {
@@ -37,7 +43,7 @@ def deny(review: Mapping[str, Any]) -> dict[str, Any]:
         "response": {
             "uid": request.get("uid", ""),
             "allowed": False,
-            "status": {"code": 403, "reason": "Forbidden", "message": DENY_MESSAGE},
+            "status": {"code": 403, "reason": "Forbidden", "message": message},
         },
     }
 
@@ -46,7 +52,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "kamaji-webhook"
 
     def do_POST(self) -> None:
-        if self.path.split("?", 1)[0] != WRITE_PERMISSIONS_PATH:
+        message = _MESSAGES.get(self.path.split("?", 1)[0])
+        if message is None:
             self._reply(404, {"message": f"no handler at {self.path}"})
             return
         length = int(self.headers.get("Content-Length") or 0)
@@ -60,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._reply(400, {"message": "the body is not an AdmissionReview"})
             return
-        self._reply(200, deny(review))
+        self._reply(200, deny(review, message))
 
     def _reply(self, code: int, body: Mapping[str, Any]) -> None:
         data = json.dumps(body).encode()
@@ -75,7 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class WebhookServer:
-    """The endpoint in a thread of its own. ``port=0`` picks a free one (``.port``, ``.url`` once started)."""
+    """The endpoint in a thread of its own. ``port=0`` picks a free one (``.port``; ``.url``, the base URL to give
+    ``reconcile(webhook_url=...)``)."""
 
     def __init__(self, cert_file: str | Path, key_file: str | Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -93,7 +101,7 @@ class WebhookServer:
 
     @property
     def url(self) -> str:
-        return f"https://{self.host}:{self.port}{WRITE_PERMISSIONS_PATH}"
+        return f"https://{self.host}:{self.port}"
 
     def start(self) -> WebhookServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="kamaji-webhook", daemon=True)

@@ -15,11 +15,11 @@ import pytest
 from reconcile.conftest import NAMESPACE, Management, tenant_doc
 
 from kamaji import api
-from kamaji.reconcile import CountingCluster, KubernetesCluster, ReconcileResult
+from kamaji.reconcile import MIGRATING_ANNOTATION, CountingCluster, KubernetesCluster, ReconcileResult
 from kamaji.reconcile import reconcile as kamaji_reconcile
 from kamaji.reconcile.plan import existing_files
-from kamaji.reconcile.webhook import DENY_MESSAGE, WebhookServer
-from kamaji.render.webhook import write_permissions_webhook
+from kamaji.reconcile.webhook import DENY_MESSAGE, FREEZE_MESSAGE, WebhookServer
+from kamaji.render.webhook import freeze_webhook, write_permissions_webhook
 from kamaji.testing import binaries
 from kamaji.testing.certs import TestCA
 from kamaji.testing.etcd import EtcdServer
@@ -138,7 +138,7 @@ def test_tenant_objects_are_applied_once_the_tenant_answers_and_only_when_they_c
     assert counter.writes == 0, counter.log
     assert again.actions == ()
     assert tenants[-1].writes == 0, tenants[-1].log  # every object read back, none written: nothing drifted
-    assert tenants[-1].reads == len(applied)
+    assert tenants[-1].reads == len(applied) + 1  # and kamaji-freeze, gone with the migration that set it
 
     # drift: an edited ConfigMap, a deleted Deployment, an edited RoleBinding: exactly those are put back
     kubeconfig = tenant_apiserver[1].parent / "admin.conf"
@@ -241,11 +241,31 @@ def test_write_permissions_install_a_webhook_the_tenant_apiserver_enforces_and_r
         assert lifted.phase == "Ready", lifted.error
         assert ("tenant-delete", "kamaji-write-permissions") in [(a.verb, a.name) for a in lifted.actions]
         run([*kubectl, "create", "configmap", "blocked", "-n", "default"])
+
+        # a migration: kamaji-freeze refuses every write (but in kube-system) until it is over, then goes
+        m.kubectl("annotate", "tcp", WP, "-n", NAMESPACE, f"{MIGRATING_ANNOTATION}=elsewhere")
+        frozen = reconcile()
+        assert frozen.phase == "Migrating"
+        assert ("tenant-apply", "kamaji-freeze") in [(a.verb, a.name) for a in frozen.actions]
+        refused = run([*kubectl, "label", "configmap", "blocked", "-n", "default", "x=y"], check=False)
+        assert "catchall.migrate.kamaji.clastix.io" in refused.stderr and FREEZE_MESSAGE in refused.stderr
+        counter = CountingCluster(m.cluster)
+        body = m.tcp(WP)
+        assert body is not None
+        still = kamaji_reconcile(body, cluster=counter, clock=lambda: datetime.now(UTC), drivers=m.drivers,
+                                 tenant_clusters=tenant_cluster, webhook_url=server.url,
+                                 webhook_ca=ca.cert.read_bytes())  # fmt: skip
+        assert still.phase == "Migrating" and counter.writes == 0 and tenants[-1].writes == 0, counter.log
+        m.kubectl("annotate", "tcp", WP, "-n", NAMESPACE, f"{MIGRATING_ANNOTATION}-")
+        thawed = reconcile()
+        assert thawed.phase == "Ready", thawed.error
+        assert ("tenant-delete", "kamaji-freeze") in [(a.verb, a.name) for a in thawed.actions]
+        run([*kubectl, "label", "configmap", "blocked", "-n", "default", "x=y"])
     for cluster in tenants:
         cluster.inner.close()  # type: ignore[attr-defined]
 
 
-def test_the_webhook_configuration_is_schema_valid_and_follows_the_flags() -> None:
+def test_the_webhook_configurations_are_schema_valid_and_follow_the_flags() -> None:
     doc = tenant_doc("wp-render", address="10.0.0.1")
     doc["metadata"]["uid"] = "0000"
     for flags, operations in (
@@ -273,3 +293,14 @@ def test_the_webhook_configuration_is_schema_valid_and_follows_the_flags() -> No
         assert write_permissions_webhook(tcp) == write_permissions_webhook(tcp)  # pure
     doc["spec"]["writePermissions"] = {"blockCreation": False}
     assert write_permissions_webhook(api.default(api.load(doc, api.TenantControlPlane))) is None
+
+    freeze = freeze_webhook(url="https://webhook.example:9443/")
+    for minor in range(31, 37):
+        kubernetes_validate.validate(freeze, f"1.{minor}.0", strict=True)
+    assert freeze["metadata"]["name"] == "kamaji-freeze"
+    assert [w["name"] for w in freeze["webhooks"]] == [
+        "leases.migrate.kamaji.clastix.io",
+        "catchall.migrate.kamaji.clastix.io",
+    ]
+    assert freeze["webhooks"][1]["rules"][0]["operations"] == ["*"]
+    assert {w["clientConfig"]["url"] for w in freeze["webhooks"]} == {"https://webhook.example:9443/migrate"}
