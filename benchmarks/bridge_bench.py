@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         return f" ({rate / kine.throughput:.2f}x kine)" if kine is not None else ""
 
     floor = (
-        f"gRPC floor (an empty Range handler, same client, best of the rounds): {floors['sync'][0]:.0f} µs of server "
+        f"gRPC floor (an empty Range handler, same client): best of the rounds, {floors['sync'][0]:.0f} µs of server "
         f"CPU per request and {floors['sync'][1]:.0f} requests/s{versus(floors['sync'][1])} on grpcio's sync server "
         f"(the bridge's), {floors['aio'][0]:.0f} µs and {floors['aio'][1]:.0f} requests/s{versus(floors['aio'][1])} "
         f"on grpc.aio; the sync server's handler making one `SELECT 1` round trip to the same PostgreSQL (the least "
