@@ -135,11 +135,18 @@ class Leases:
         return self
 
     def _run(self) -> None:
+        failing = False
         while not self._stop.wait(self.check_interval):
             try:
                 self.expire()
-            except Exception:
-                logger.exception("lease expiry failed")
+            except Exception as exc:  # the database may be down for a while: log it once
+                if not failing:
+                    logger.warning("lease expiry failing (%s); retrying", exc, exc_info=True)
+                failing = True
+            else:
+                if failing:
+                    logger.info("lease expiry works again")
+                failing = False
 
     def stop(self) -> None:
         self._stop.set()

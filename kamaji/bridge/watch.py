@@ -216,6 +216,7 @@ class Hub:
     def _run(self) -> None:
         last_poll = 0.0
         last_tick = time.monotonic()
+        failing = False
         while True:
             with self.lock:
                 if not self._wake and not self._stop and (self.revision + 1) not in self._pending:
@@ -237,8 +238,14 @@ class Hub:
                 last_poll = now
                 try:
                     self._poll()
-                except Exception:  # the database may be down for a while: keep polling
-                    logger.exception("watch poll failed")
+                except Exception as exc:  # the database may be down for a while: keep polling, log it once
+                    if not failing:
+                        logger.warning("watch poll failing (%s); retrying every poll", exc, exc_info=True)
+                    failing = True
+                else:
+                    if failing:
+                        logger.info("watch poll works again")
+                    failing = False
             if self.progress_interval > 0 and now - last_tick >= self.progress_interval:
                 last_tick = now
                 with self.lock:

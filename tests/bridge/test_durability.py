@@ -265,12 +265,13 @@ def test_postgresql_restart_under_load_gives_unavailable_then_recovers(tmp_path:
             acked_before = len(writers.acked())
 
             def while_down() -> None:
-                # every writer is told the database is gone
+                # every writer is told the database is gone, and the watch hub's poll fails too
                 wait_until(
                     lambda: len({a.writer for a in writers.failed()[failed_before:]}) == WRITERS,
                     30,
                     "every writer getting an error while PostgreSQL is down",
                 )
+                wait_until(lambda: "watch poll failing" in bridge.log.read_text(), 30, "the hub's poll failing")
 
             pg.restart(while_down)
             down_errors = writers.failed()[failed_before:]
@@ -286,6 +287,9 @@ def test_postgresql_restart_under_load_gives_unavailable_then_recovers(tmp_path:
             writers.stop()
         # the same process all along: started once, never stopped
         assert bridge.pid == pid and bridge.log.read_text().count("== kamaji:") == 1, "the bridge was restarted"
+        # the hub's poll failed through the outage and recovered, logged once each (not a traceback per poll)
+        wait_until(lambda: "watch poll works again" in bridge.log.read_text(), 30, "the hub's poll recovering")
+        assert bridge.log.read_text().count("watch poll failing") == 1
         present, _ = check(bridge, writers, watcher, start)
     assert down_errors and failed_before == 0 and len(writers.acked()) > acked_before
     # errors, not a hang or a crash: every failed call came back UNAVAILABLE (retryable) within its deadline
