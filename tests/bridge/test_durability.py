@@ -6,7 +6,8 @@
   lost with the process may or may not have happened: both are counted, and the test requires that kills did
   interrupt writes, so it really exercises the difference.
 - restart PostgreSQL under the bridge: writers get UNAVAILABLE (fast: no hang), then succeed again with the same
-  bridge process; nothing acknowledged is lost; the watch stream survives or ends with an error it resumes from.
+  bridge process; nothing acknowledged is lost; the watch stream survives or ends with an error it resumes from; a
+  second bridge polling only every 30 s still gets the writes made after the restart at once (its LISTEN reconnects).
 """
 
 from __future__ import annotations
@@ -255,9 +256,12 @@ def test_postgresql_restart_under_load_gives_unavailable_then_recovers(tmp_path:
     with ExitStack() as stack:
         pg = stack.enter_context(PostgresServer())  # its own: this test restarts it
         bridge = stack.enter_context(running(BridgeProcess(pg.kine_endpoint("restart"), tmp_path / "bridge")))
+        # a second bridge polling only every 30 s: what its watcher gets in time came by push (LISTEN reconnects)
+        other = BridgeProcess(pg.kine_endpoint("restart"), tmp_path / "other", extra_args=("--poll-interval=30s",))
+        stack.enter_context(running(other))
         pid = bridge.pid
         start = current_revision(bridge) + 1
-        watcher = ResumingWatcher(bridge, start)
+        watcher, remote = ResumingWatcher(bridge, start), ResumingWatcher(other, start)
         writers = Writers(bridge, backoff=0.02)
         try:
             wait_until(lambda: all(len(writers.acked(w)) >= 20 for w in range(WRITERS)), 60, "writes before")
@@ -291,6 +295,10 @@ def test_postgresql_restart_under_load_gives_unavailable_then_recovers(tmp_path:
         wait_until(lambda: "watch poll works again" in bridge.log.read_text(), 30, "the hub's poll recovering")
         assert bridge.log.read_text().count("watch poll failing") == 1
         present, _ = check(bridge, writers, watcher, start)
+        end = watcher.events[-1][0]  # check()'s final write, made after the restart
+        wait_until(lambda: remote.last >= end, 10, "the other bridge's watcher getting the final write by push")
+        remote.stop()
+        assert remote.events == watcher.events
     assert down_errors and failed_before == 0 and len(writers.acked()) > acked_before
     # errors, not a hang or a crash: every failed call came back UNAVAILABLE (retryable) within its deadline
     assert {a.code for a in writers.failed()} == {grpc.StatusCode.UNAVAILABLE}
