@@ -2,12 +2,12 @@
 
 Two sources feed the hub. Writes through this process are *offered* by the log the moment they commit
 (``SQLLog.hub``), so a local write reaches watchers without a database round trip; while a local insert is in flight
-the hub waits for its offer rather than polling. Writers elsewhere (another bridge, kine) are found by reading ``id
-> delivered``: when the database announces an insert (push, below) and every ``poll_interval``; the read also runs
-whenever an offered revision is not the next one. A revision missing from the table for longer than ``gap_wait`` (a
-rolled-back insert that consumed a sequence value) is claimed with kine's ``gap-<rev>`` fill row, so delivery never
-stalls; every id of a run of missing ones is claimed at once (a restarted PostgreSQL skips up to 32 sequence values:
-one wait, not 32).
+the hub waits for its offer rather than polling. Writers elsewhere (another bridge, kine) are found by reading the
+rows after the delivered revision: when the database announces an insert (push, below) and every ``poll_interval``;
+the read also runs whenever an offered revision is not the next one. A revision missing from the table for longer than
+``gap_wait`` (a rolled-back insert that consumed a sequence value) is claimed with kine's ``gap-<rev>`` fill row, so
+delivery never stalls; every id of a run of missing ones is claimed at once (a restarted PostgreSQL skips up to 32
+sequence values: one wait, not 32).
 
 Push: where the database can announce inserts (a *notifier* registered for the dialect's name in the entry-point
 group ``kamaji.bridge.notifiers``; PostgreSQL's installs an ``AFTER INSERT`` trigger calling ``pg_notify``), a
