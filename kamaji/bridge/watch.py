@@ -6,8 +6,8 @@ the hub waits for its offer rather than polling. Writers elsewhere (another brid
 rows after the delivered revision: when the database announces an insert (push, below) and every ``poll_interval``;
 the read also runs whenever an offered revision is not the next one. A revision missing from the table for longer than
 ``gap_wait`` (a rolled-back insert that consumed a sequence value) is claimed with kine's ``gap-<rev>`` fill row, so
-delivery never stalls; every id of a run of missing ones is claimed at once (a restarted PostgreSQL skips up to 32
-sequence values: one wait, not 32).
+delivery never stalls; every id of a run of missing ones is claimed at once (PostgreSQL skips up to 32
+sequence values after a crash, every rolled-back insert one: one wait, not one per id).
 
 Push: where the database can announce inserts (a *notifier* registered for the dialect's name in the entry-point
 group ``kamaji.bridge.notifiers``; PostgreSQL's installs an ``AFTER INSERT`` trigger calling ``pg_notify``), a

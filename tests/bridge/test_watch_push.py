@@ -137,7 +137,7 @@ def test_with_push_off_the_poll_still_delivers_every_write_in_order(
 
 
 def test_a_run_of_missing_ids_is_claimed_after_one_gap_wait(postgres_server: PostgresServer, tmp_path: Path) -> None:
-    """40 sequence values consumed by no row (a restarted PostgreSQL skips up to 32, rolled-back inserts one each):
+    """40 sequence values consumed by no row (a crashed PostgreSQL skips up to 32, rolled-back inserts one each):
     the hub claims the whole run after one wait (1 s), not one id per wait (40 s)."""
     with ExitStack() as stack:
         a, b = bridges(postgres_server, "push_gap", tmp_path)
