@@ -158,3 +158,22 @@ def test_coredns_kube_proxy_and_konnectivity_agent() -> None:
 def test_addons_absent_means_no_addon_objects() -> None:
     names = {o["metadata"]["name"] for o in render_doc(doc()).tenant}
     assert not names & {"coredns", "kube-dns", "kube-proxy", "konnectivity-agent"}
+
+
+@pytest.mark.parametrize("minor", [28, 29, 30, 32])  # each adds a written field
+def test_the_memoized_kubelet_text_is_the_unmemoized_one_for_every_input(minor: int) -> None:
+    """The memo keys on every input: a cached text for another minor, DNS list, domain or driver never leaks."""
+    from kamaji.render.kubelet import kubelet_configuration_yaml
+    from kamaji.render.serialize import dump_yaml
+
+    for dns, domain, driver in [
+        (("10.96.0.10",), "cluster.local", None),
+        (("10.0.0.10", "fd00::10"), "c.x", "cgroupfs"),
+    ]:
+        text = kubelet_configuration_yaml(
+            kubelet_minor=minor, cluster_dns=dns, cluster_domain=domain, cgroup_driver=driver
+        )
+        expected = kubelet_configuration(
+            kubelet_minor=minor, cluster_dns=dns, cluster_domain=domain, cgroup_driver=driver
+        )
+        assert text == dump_yaml(expected).decode()
