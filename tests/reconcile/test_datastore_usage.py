@@ -128,3 +128,27 @@ def test_a_pass_that_lost_a_race_recomputes_used_by_instead_of_overwriting_it(ma
     assert result.used_by == (f"{NAMESPACE}/race-a",)
     ds = _get(m, "pg-race")
     assert ds is not None and ds["status"]["usedBy"] == [f"{NAMESPACE}/race-a"]
+
+
+def test_a_missing_secret_fails_validation_and_a_paused_datastore_is_left_alone(management: Management) -> None:
+    m = management
+    ds = m.cluster.get(api.API_VERSION, "DataStore", None, "pg")
+    assert ds is not None
+    spec = json.loads(json.dumps(ds["spec"]))
+    spec["basicAuth"]["password"] = {"secretReference": {"name": "nope", "namespace": "kamaji-system", "keyPath": "p"}}
+    doc = {"apiVersion": api.API_VERSION, "kind": "DataStore", "metadata": {"name": "pg-nosecret"}, "spec": spec}
+    m.kubectl("apply", "--server-side", "--field-manager=user", "-f", "-", input=json.dumps(doc))
+    result = reconcile_datastore("pg-nosecret", cluster=m.cluster, clock=_now)
+    assert result.status["ready"] is False
+    valid = {c["type"]: c for c in result.status["conditions"]}["kamaji.clastix.io/DataStoreValidation"]
+    assert (valid["status"], valid["reason"]) == ("False", "BasicAuthValidationFailed")
+    assert "spec.basicAuth.password: Secret kamaji-system/nope is not found" in valid["message"]
+
+    m.kubectl("annotate", "datastore", "pg-nosecret", "kamaji.clastix.io/paused=")
+    m.kubectl("delete", "datastore", "pg-nosecret", "--wait=false")
+    counter = CountingCluster(m.cluster)
+    paused = reconcile_datastore("pg-nosecret", cluster=counter, clock=_now)
+    assert paused.paused and counter.writes == 0
+    m.kubectl("annotate", "datastore", "pg-nosecret", "kamaji.clastix.io/paused-")
+    released = reconcile_datastore("pg-nosecret", cluster=m.cluster, clock=_now)
+    assert released.deleted and _get(m, "pg-nosecret") is None  # unused: the finalizer goes at once
