@@ -1019,7 +1019,8 @@ class _Pass:
         self.drivers(resolved).teardown(tenant)
         self.actions.append(Action("teardown", "DataStore", ds.metadata.name or "", tenant.schema))
         spec_overrides = {o.data_store for o in tcp.spec.data_store_overrides or () if o.data_store}
-        self._teardown_overrides(tcp, (self.overrides_recorded | spec_overrides) - {ds.metadata.name or ""})
+        recorded = _recorded_overrides(fresh)  # the fresh object's record, not the body the caller passed
+        self._teardown_overrides(tcp, (recorded | spec_overrides) - {ds.metadata.name or ""})
         config = self.cluster.get("v1", "Secret", self.namespace, f"{self.name}-datastore-config")
         if config is not None and DATASTORE_SECRET_FINALIZER in (config["metadata"].get("finalizers") or ()):
             self.cluster.apply(_without_finalizer(config, DATASTORE_SECRET_FINALIZER))
