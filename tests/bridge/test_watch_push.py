@@ -155,3 +155,28 @@ def test_a_run_of_missing_ids_is_claimed_after_one_gap_wait(postgres_server: Pos
         rows = postgres_server.psql(f"SELECT count(*) FROM kine WHERE id > {before} AND name LIKE 'gap-%'", "push_gap")
     assert int(rows) == 40
     assert latency < 10, latency
+
+
+def test_listen_only_with_notifying_writers_and_no_trigger(postgres_server: PostgresServer, tmp_path: Path) -> None:
+    """``--watch-push=listen`` installs nothing; a writer started with ``--notify`` announces its inserts itself."""
+    with ExitStack() as stack:
+        writer = BridgeProcess(
+            postgres_server.kine_endpoint("push_listen"), tmp_path / "w", extra_args=("--watch-push=off", "--notify")
+        )
+        watcher = BridgeProcess(
+            postgres_server.kine_endpoint("push_listen"),
+            tmp_path / "r",
+            extra_args=("--watch-push=listen", f"--poll-interval={POLL}s"),
+        )
+        for proc in (writer, watcher):
+            stack.enter_context(proc)
+        assert postgres_server.psql(TRIGGERS, "push_listen").strip() == "0"
+        sw, sr = stack.enter_context(stubs_of(writer)), stack.enter_context(stubs_of(watcher))
+        watch = WatchClient(sr.watch)
+        stack.callback(watch.close)
+        assert watch.create(b"/listen/", b"/listen0").created
+        latencies = [
+            event_latency(watch, lambda i=i: sw.put(b"/listen/k", b"v%d" % i), b"/listen/k", b"v%d" % i, POLL)
+            for i in range(5)
+        ]
+    assert max(latencies) < POLL / 20, latencies
