@@ -8,7 +8,8 @@ DataStore and N TenantControlPlanes (ClusterIP, address discovered from the Serv
 another in one thread:
 
 - ``create``: the first ``reconcile`` of each tenant — seed Secret, datastore setup on PostgreSQL (database, role,
-  grants), PKI issued, every object rendered and server-side applied, finalizer, status;
+  grants), PKI issued, every object rendered and server-side applied, finalizer, status, and the DataStore's
+  ``status.usedBy`` gaining the tenant;
 - ``no-op``: a second pass over every tenant (bodies read beforehand with one list) — it must write nothing.
 
 No kubelets: the control-plane pods are never started (Kamaji's published 4.5 s per tenant on EKS includes them).
