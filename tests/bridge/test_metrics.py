@@ -201,6 +201,7 @@ def test_metrics_off_with_0_and_only_metrics_served(tmp_path: Path) -> None:
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(f"http://127.0.0.1:{on.metrics_port}/", timeout=10)
         assert info.value.code == 404
+        info.value.close()  # the error holds the response's socket
         channel = grpc.insecure_channel(f"127.0.0.1:{on.port}")
         Stubs(channel).put(b"/x", b"1")
         assert scrape(on.metrics_port)[rpc("Put")] == 1  # counted before the response left
