@@ -611,10 +611,14 @@ class SQLLog:
 
     # ---- transactions
 
-    def txn(self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]) -> TxnResult:
+    def txn(
+        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op], *, one_statement: bool = True
+    ) -> TxnResult:
         """etcd's Txn for the shapes kine's log can make atomic: compares on single keys and at most one write
         (a put or a single-key delete) per branch. The write is tied to the row the compares read, so a
-        concurrent writer makes it fail the unique index, and the whole Txn is evaluated again."""
+        concurrent writer makes it fail the unique index, and the whole Txn is evaluated again. kube-apiserver's
+        two write shapes are tried as one statement first (``put_if_mod``) unless ``one_statement`` is False (the
+        caller tried already)."""
         for branch in (success, failure):
             writes = [op for op in branch if isinstance(op, PutOp | DeleteOp)]
             if len(writes) > 1:
@@ -626,40 +630,38 @@ class SQLLog:
                 raise UnsupportedTxnError("a Txn compare over a range of keys")
             if c.target is Target.VERSION and c.key != COMPACT_KEY and c.value not in (0, 1):
                 raise UnsupportedTxnError("a Txn comparing a version other than 0 (kine keeps no versions)")
-        fast = self._txn_one_statement(compares, success)
-        if fast is not None:
-            return fast
+        if one_statement and len(compares) == 1 and len(success) == 1:
+            c, op = compares[0], success[0]
+            if (
+                isinstance(op, PutOp)
+                and c.key == op.key
+                and c.target is Target.MOD
+                and c.result is Result.EQUAL
+                and isinstance(c.value, int)
+                and not (op.prev_kv or op.ignore_value or op.ignore_lease)
+            ):
+                rev = self.put_if_mod(op.key, op.value, c.value, op.lease)
+                if rev is not None:
+                    return TxnResult(True, (PutResult(rev, None),), rev)
         result: TxnResult = self._retry_conflicts(lambda conn: self._txn(conn, compares, success, failure))
         return result
 
-    def _txn_one_statement(self, compares: Sequence[Compare], success: Sequence[Op]) -> TxnResult | None:
-        """kube-apiserver's create-if-absent (``MOD == 0``) and update-if-mod-revision Txns as one conditional
-        INSERT (the dialect's ``create_if_absent_sql`` / ``update_if_mod_sql``): one round trip instead of a read
-        and an insert. None when the shape differs, the compare fails or another writer won the race: the caller
-        then runs the general path, which reads, evaluates every compare and picks the branch (the failed attempt
-        wrote nothing). Off with ``notify`` (its insert statement carries the NOTIFY)."""
-        if len(compares) != 1 or len(success) != 1 or self.notify:
-            return None
-        c, op = compares[0], success[0]
-        if not (
-            isinstance(op, PutOp)
-            and op.key
-            and c.key == op.key
-            and c.target is Target.MOD
-            and c.result is Result.EQUAL
-            and isinstance(c.value, int)
-            and not c.range_end
-            and not (op.prev_kv or op.ignore_value or op.ignore_lease)
-            and op.key != COMPACT_KEY
-        ):
+    def put_if_mod(self, key: bytes, value: bytes, mod_revision: int, lease: int = 0) -> int | None:
+        """kube-apiserver's create-if-absent (``mod_revision == 0``) and update-if-mod-revision Txns as one
+        conditional INSERT (the dialect's ``create_if_absent_sql`` / ``update_if_mod_sql``): one round trip instead
+        of a read and an insert. The new revision; None when the dialect has no such statement, the compare fails
+        or another writer won the race: the caller then runs the general ``txn``, which reads, evaluates the
+        compare and picks the branch (the failed attempt wrote nothing). Off with ``notify`` (its insert statement
+        carries the NOTIFY)."""
+        if not key or key == COMPACT_KEY or self.notify:
             return None
         d = self.dialect
-        name = _name(op.key)
+        name = _name(key)
         params: tuple[Any, ...]
-        if c.value == 0:
-            template, params = d.create_if_absent_sql, (name, op.lease, op.value, name)
+        if mod_revision == 0:
+            template, params = d.create_if_absent_sql, (name, lease, value, name)
         else:
-            template, params = d.update_if_mod_sql, (op.lease, op.value, name, c.value)
+            template, params = d.update_if_mod_sql, (lease, value, name, mod_revision)
         if not template:
             return None
         hub = self.hub
@@ -683,11 +685,12 @@ class SQLLog:
                     hub.abandon()
                 return None
         rev = int(t[0])
-        old = bytes(t[3]) if t[3] is not None else None
-        row = Row(rev, name, c.value == 0, False, int(t[1] or 0), int(t[2] or 0), op.lease, op.value, old)
         if hub is not None:
-            hub.offer(row.event())
-        return TxnResult(True, (PutResult(rev, None),), rev)
+            old = bytes(t[3]) if t[3] is not None else None
+            hub.offer(
+                Row(rev, name, mod_revision == 0, False, int(t[1] or 0), int(t[2] or 0), lease, value, old).event()
+            )
+        return rev
 
     def _txn(
         self, conn: Connection, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]

@@ -234,6 +234,24 @@ def _compare(c: rpc_pb2.Compare) -> t.Compare:
     return t.Compare(c.key, target, t.Result(c.result), value, c.range_end)
 
 
+def _apiserver_write(r: rpc_pb2.TxnRequest) -> tuple[bytes, bytes, int] | None:
+    """(key, value, mod revision) when ``r`` is kube-apiserver's create or update Txn without a lease:
+    ``If(mod(key) = R) Then(put key)``, served by ``SQLLog.put_if_mod`` straight from the request."""
+    if len(r.compare) != 1 or len(r.success) != 1:
+        return None
+    c, op = r.compare[0], r.success[0]
+    if c.target != rpc_pb2.Compare.MOD or c.result != rpc_pb2.Compare.EQUAL or c.range_end:
+        return None
+    if c.WhichOneof("target_union") not in (None, "mod_revision"):
+        return None
+    if not op.HasField("request_put"):
+        return None
+    p = op.request_put
+    if p.key != c.key or p.lease or p.prev_kv or p.ignore_value or p.ignore_lease:
+        return None
+    return p.key, p.value, c.mod_revision
+
+
 class KV(rpc_pb2_grpc.KVServicer):
     def __init__(self, bridge: Bridge) -> None:
         self.bridge = bridge
@@ -278,10 +296,17 @@ class KV(rpc_pb2_grpc.KVServicer):
 
     @_unary
     def Txn(self, request: rpc_pb2.TxnRequest, context: grpc.ServicerContext) -> rpc_pb2.TxnResponse:
+        tried = _apiserver_write(request)
+        if tried:
+            revision = self.bridge.log.put_if_mod(*tried)
+            if revision is not None:
+                header = self.bridge.header(revision)
+                put = rpc_pb2.ResponseOp(response_put=rpc_pb2.PutResponse(header=header))
+                return rpc_pb2.TxnResponse(header=header, succeeded=True, responses=[put])
         compares = [_compare(c) for c in request.compare]
         success = [_op(self.bridge, op) for op in request.success]
         failure = [_op(self.bridge, op) for op in request.failure]
-        result = self.bridge.log.txn(compares, success, failure)
+        result = self.bridge.log.txn(compares, success, failure, one_statement=not tried)
         branch = request.success if result.succeeded else request.failure
         responses = []
         for op, res in zip(branch, result.responses, strict=True):
