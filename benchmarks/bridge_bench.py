@@ -278,9 +278,10 @@ def goals(best: dict[str, Result]) -> str:
     metered = best.get("bridge-metrics")
     if bridge is not None and metered is not None:
         lines.append(
-            f"Metrics (`--metrics-bind-address`, scraped every second): {metered.throughput:.0f} requests/s, "
-            f"{metered.throughput / bridge.throughput:.2f}x the bridge without them; "
-            f"{metered.cpu_per_request_us - bridge.cpu_per_request_us:+.0f} µs of server CPU per request."
+            f"Metrics (`--metrics-bind-address`, scraped every second): "
+            f"{metered.cpu_per_request_us - bridge.cpu_per_request_us:+.0f} µs of server CPU per request; "
+            f"{metered.throughput:.0f} requests/s, {metered.throughput / bridge.throughput:.2f}x the bridge without "
+            "them (compare with the rounds' spread above)."
         )
     quiet = best.get("bridge-push-off")
     if bridge is not None and quiet is not None:
@@ -361,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     targets = args.targets.split(",")
     best: dict[str, Result] = {}
+    spread: dict[str, list[float]] = {}
     floors: dict[str, tuple[float, float]] = {}
     with contextlib.ExitStack() as stack:
         pg = stack.enter_context(PostgresServer())
@@ -391,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
                     result = run_target(name, endpoints[name], args.workers, args.iterations, round_)
                 result = attrs.evolve(result, server_cpu=process_cpu(pids[name]) - before)
                 print(f"round {round_}: {name} {result.throughput:.0f} requests/s", file=sys.stderr)
+                spread.setdefault(name, []).append(result.throughput)
                 if name not in best or result.throughput > best[name].throughput:
                     best[name] = result
             for kind in FLOORS:  # in every round too: the machine's load changes between rounds
@@ -399,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
                     floors[kind] = floor_result
     results = [best[name] for name in targets]
     text = table(results)
+    rounds = "Requests/s of every round (the machine's load moves them; server CPU per request is steadier): " + (
+        "; ".join(f"{name} {', '.join(f'{rate:.0f}' for rate in spread[name])}" for name in targets) + "."
+    )
     kine = best.get("kine")
 
     def versus(rate: float) -> str:
@@ -413,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         f"requests/s{versus(floors['sync+sql'][1])}."
     )
     print(text)
+    print(rounds)
     print(floor)
     if args.append_to is not None:
         command = (
@@ -430,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         section = (
             "## Bridge: kamaji bridge vs kine vs etcd on PostgreSQL 15 (`benchmarks/bridge_bench.py`)\n\n"
-            f"{about}\n\n{text}\n\n{goals(best)}\n\n{floor}\n\nReproduce: `{command} --append-to docs/benchmarks.md`\n"
+            f"{about}\n\n{text}\n\n{rounds}\n\n{goals(best)}\n\n{floor}\n\n"
+            f"Reproduce: `{command} --append-to docs/benchmarks.md`\n"
         )
         write_section(args.append_to, section)
     return 0
