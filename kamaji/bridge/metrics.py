@@ -27,9 +27,18 @@ Histogram = list[float]  # bucket counts (not cumulative), then the +Inf bucket,
 
 
 class _Shard:
-    def __init__(self) -> None:
+    def __init__(self, owner: threading.Thread | None = None) -> None:
+        self.owner = owner
         self.counts: dict[tuple[str, ...], int] = {}
         self.histograms: dict[tuple[str, ...], Histogram] = {}
+
+    def merge(self, other: _Shard) -> None:
+        for key, n in dict(other.counts).items():
+            self.counts[key] = self.counts.get(key, 0) + n
+        for key, h in dict(other.histograms).items():
+            total = self.histograms.setdefault(key, [0.0] * len(h))
+            for i, v in enumerate(list(h)):
+                total[i] += v
 
 
 def grpc_code(name: str) -> str:
@@ -58,6 +67,7 @@ class Metrics:
     def __init__(self) -> None:
         self._local = threading.local()
         self._shards: list[_Shard] = []
+        self._retired = _Shard()  # what ended threads counted
         self._lock = threading.Lock()
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
 
@@ -65,10 +75,22 @@ class Metrics:
         try:
             shard: _Shard = self._local.shard
         except AttributeError:
-            shard = self._local.shard = _Shard()
+            shard = self._local.shard = _Shard(threading.current_thread())
             with self._lock:
+                self._retire()
                 self._shards.append(shard)
         return shard
+
+    def _retire(self) -> None:
+        """Fold the shards of threads that ended (a watch stream's reader...) into one: they count no more, and
+        one shard per thread ever started would grow without bound. Called with ``_lock`` held."""
+        alive = []
+        for shard in self._shards:
+            if shard.owner is None or shard.owner.is_alive():
+                alive.append(shard)
+            else:
+                self._retired.merge(shard)
+        self._shards = alive
 
     # ---- the hot path
 
@@ -103,18 +125,14 @@ class Metrics:
 
     def totals(self) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], Histogram]]:
         """Every shard summed (a copy; other threads keep counting meanwhile)."""
+        total = _Shard()
         with self._lock:
+            self._retire()
+            total.merge(self._retired)
             shards = list(self._shards)
-        counts: dict[tuple[str, ...], int] = {}
-        histograms: dict[tuple[str, ...], Histogram] = {}
         for shard in shards:
-            for key, n in dict(shard.counts).items():
-                counts[key] = counts.get(key, 0) + n
-            for key, h in dict(shard.histograms).items():
-                total = histograms.setdefault(key, [0.0] * len(h))
-                for i, v in enumerate(list(h)):
-                    total[i] += v
-        return counts, histograms
+            total.merge(shard)
+        return total.counts, total.histograms
 
     def render(self) -> str:
         """The Prometheus text exposition format (version 0.0.4)."""

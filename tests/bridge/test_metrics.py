@@ -18,10 +18,13 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.etcdwire import Stubs, WatchClient
 from kamaji.bridge.log import SQLLog
-from kamaji.bridge.server import BridgeServer
+from kamaji.bridge.metrics import Metrics
+from kamaji.bridge.server import EVENTS, BridgeServer
 from kamaji.bridge.sqlite import DIALECT
 from kamaji.etcd._pb import rpc_pb2
 from kamaji.testing.bridge import BridgeProcess
@@ -206,3 +209,43 @@ def test_metrics_off_with_0_and_only_metrics_served(tmp_path: Path) -> None:
         Stubs(channel).put(b"/x", b"1")
         assert scrape(on.metrics_port)[rpc("Put")] == 1  # counted before the response left
         channel.close()
+
+
+_keys = st.sampled_from([("kine_compact_total", "success"), ("kine_compact_total", "error"), EVENTS])
+_batches = st.lists(st.lists(st.tuples(_keys, st.integers(0, 5), st.floats(0, 20)), max_size=8), max_size=12)
+
+
+@given(batches=_batches)
+def test_metrics_sum_every_threads_counts_and_keep_ended_threads(
+    batches: list[list[tuple[tuple[str, ...], int, float]]],
+) -> None:
+    """Each batch is counted by its own thread, which then ends; the totals are the model's sums, and the ended
+    threads' shards are folded into one (the list does not grow with every thread ever started)."""
+    metrics = Metrics()
+    expected: dict[tuple[str, ...], int] = {}
+    seconds: list[float] = []
+
+    def count(batch: list[tuple[tuple[str, ...], int, float]]) -> None:
+        for key, n, s in batch:
+            metrics.add(key, n)
+            metrics.sql("", s)
+
+    for batch in batches:
+        for key, n, s in batch:
+            expected[key] = expected.get(key, 0) + n
+            seconds.append(s)
+        thread = threading.Thread(target=count, args=(batch,))
+        thread.start()
+        thread.join()
+    metrics.add(EVENTS, 0)  # this thread's shard: the others' ended
+    counts, histograms = metrics.totals()
+    expected[EVENTS] = expected.get(EVENTS, 0)  # counted (0) by this thread
+    assert {k: v for k, v in counts.items() if k[0] != "kine_sql_total"} == expected
+    assert counts.get(("kine_sql_total", ""), 0) == len(seconds)
+    if seconds:
+        h = histograms[("kine_sql_time_seconds", "")]
+        assert sum(h[:-1]) == len(seconds) and h[-1] == pytest.approx(sum(seconds))
+        assert h[-2] == sum(1 for s in seconds if s > 10.0)  # above the last bound: the +Inf bucket only
+    assert len(metrics._shards) == 1  # white box: only the live thread keeps a shard of its own
+    for line in metrics.render().splitlines():
+        assert line.startswith("# ") or SAMPLE.match(line), line
