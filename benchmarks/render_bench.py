@@ -326,8 +326,6 @@ def svg(results: dict[int, dict[str, float]], processes: int) -> str:
         'font-size="12">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
         f'<text x="{left}" y="18" font-size="14">kamaji render: seconds for N tenants on {processes} processes</text>',
-        f'<line x1="{left}" y1="{y(0)}" x2="{x(x_max)}" y2="{y(0)}" stroke="black"/>',
-        f'<line x1="{left}" y1="{y(0)}" x2="{left}" y2="{y(y_max)}" stroke="black"/>',
         f'<text x="{x(x_max / 2)}" y="{height - 12}" text-anchor="middle">tenants</text>',
         f'<text x="14" y="{y(y_max / 2)}" transform="rotate(-90 14 {y(y_max / 2)})" text-anchor="middle">'
         "seconds</text>",
@@ -338,6 +336,8 @@ def svg(results: dict[int, dict[str, float]], processes: int) -> str:
     for tick in range(0, int(y_max) + 1, step):
         parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick}</text>')
         parts.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{x(x_max):.1f}" y2="{y(tick):.1f}" stroke="#eee"/>')
+    parts.append(f'<line x1="{left}" y1="{y(0)}" x2="{x(x_max)}" y2="{y(0)}" stroke="black"/>')  # axes over grid
+    parts.append(f'<line x1="{left}" y1="{y(0)}" x2="{left}" y2="{y(y_max)}" stroke="black"/>')
     for i, (case, values) in enumerate(series.items()):
         points = " ".join(f"{x(n):.1f},{y(s):.1f}" for n, s in zip(counts, values, strict=True))
         dash = ' stroke-dasharray="4 3"' if "goal" in case else ""
