@@ -27,6 +27,9 @@ FIELDS_ADDED: dict[str, tuple[int, Any]] = {
     "failCgroupV1": (31, None),
     "crashLoopBackOff": (32, {}),
     "imagePullCredentialsVerificationPolicy": (33, None),
+    # the allowlist of the "NeverVerifyAllowlistedImages" policy above: same KEP (2535), same release (upstream
+    # staging/src/k8s.io/kubelet/config/v1beta1/types.go documents the two together)
+    "preloadedImagesVerificationAllowlist": (33, None),
     "mergeDefaultEvictionSettings": (34, None),
 }
 
