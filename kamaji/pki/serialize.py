@@ -90,6 +90,14 @@ _MEMO_MAX_LEN = 64  # long strings (certificates, keys, embedded files) are uniq
 _MEMO_SIZE = 8192
 
 
+def _remember(memo: dict[str, str], key: str, text: str) -> None:
+    """Bounded memo: when full it starts over, so a long-running process that has filled it with one-off strings
+    (names, checksums) still memoizes the strings every document repeats (they come back within a document)."""
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[key] = text
+
+
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
     known = _ESCAPES.get(char)
@@ -167,8 +175,8 @@ def _key(key: Any) -> str:
     if _KEY_BREAK.search(key) or len(key.encode("utf-8")) > 128:
         raise Unsupported("complex mapping key")
     text = _inline(key) + ":"
-    if len(key) <= _MEMO_MAX_LEN and len(_KEYS) < _MEMO_SIZE:
-        _KEYS[key] = text
+    if len(key) <= _MEMO_MAX_LEN:
+        _remember(_KEYS, key, text)
     return text
 
 
@@ -179,8 +187,8 @@ def _string(value: str, indent: str) -> str:
         return text
     if "\n" not in value:
         text = " " + _inline(value) + "\n"
-        if len(value) <= _MEMO_MAX_LEN and len(_VALUES) < _MEMO_SIZE:
-            _VALUES[value] = text
+        if len(value) <= _MEMO_MAX_LEN:
+            _remember(_VALUES, value, text)
         return text
     hints = _block_hints(value)
     if hints is None:
@@ -244,8 +252,8 @@ def _mapping(data: dict[Any, Any], indent: str, out: list[str], inline: bool) ->
             text = keys.get(key)
             if text is None:
                 text = indent + _key(key)
-                if len(key) <= _MEMO_MAX_LEN and len(keys) < _MEMO_SIZE:
-                    keys[key] = text
+                if len(key) <= _MEMO_MAX_LEN:
+                    _remember(keys, key, text)
             append(text)
         value = data[key]
         kind = type(value)
