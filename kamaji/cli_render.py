@@ -1,11 +1,13 @@
 """``kamaji render``: every manifest of one or more tenants, from YAML, with no cluster.
 
-    kamaji render tenant.yaml [--datastore ds.yaml] [--seed-file F] [--now RFC3339] [--address IP] --out DIR|-
+    kamaji render tenant.yaml [--datastore ds.yaml] [--seed-file F] [--now RFC3339] [--address IP] [--force] --out DIR|-
 
 This is the imperative shell around the pure ``kamaji.render``: it reads files, derives what Kamaji would take from
 a running cluster (the UID of a tenant that has none, the datastore password, the DataStore CA) from the seed, and
 writes the result. Without ``--seed-file`` it uses the fixed, public ``DEMO_SEED`` and ``DEMO_NOW``, so the same
 command prints the same bytes everywhere (never use the demo seed for a real cluster: anyone can derive its keys).
+With ``--out DIR`` it is incremental (``kamaji.render_cache``): a tenant whose inputs and files are unchanged since
+the last run into DIR is skipped; ``--force`` renders every tenant again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
+import re
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
@@ -24,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import yaml
 
-from kamaji import api, pki
+from kamaji import __version__, api, pki, render_cache
 from kamaji.api.datastore import ContentRef, DataStore
 from kamaji.api.tenant import TenantControlPlane
 from kamaji.cli_support import standalone
@@ -33,7 +36,7 @@ from kamaji.errors import FieldError, KamajiError, MissingInputError, SpecError,
 from kamaji.render import EtcdOverride, Images, Rendered, StorageConnection, render
 from kamaji.render.inputs import DEFAULT_KINE_IMAGE
 
-__all__ = ["DEMO_NOW", "DEMO_SEED", "add_parser", "main", "render_tenants", "run"]
+__all__ = ["DEMO_NOW", "DEMO_SEED", "RenderSummary", "add_parser", "main", "render_tenants", "render_to_dir", "run"]
 
 #: Public and fixed: for demos, docs and golden files only.
 DEMO_SEED = b"kamaji-render-demo-seed/not-a-secret/v1"
@@ -197,21 +200,39 @@ def parse_now(text: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def render_tenants(args: argparse.Namespace) -> dict[str, bytes]:
-    """Every output file (relative path → bytes) for the parsed arguments; nothing is written."""
-    tenants = [o for o in _load(args.tenant) if isinstance(o, TenantControlPlane)]
-    if not tenants:
-        raise SpecError(f"{args.tenant}: no TenantControlPlane in the file")
+def _load_one(doc: Any, path: str) -> Any:
+    try:
+        return api.load(doc)
+    except ValidationError as exc:
+        raise ValidationError([FieldError("", f"{path}: {exc.subject}: {e}") for e in exc.errors]) from None
+
+
+@attrs.frozen
+class _Inputs:
+    """Everything but the tenants: datastores (loaded, and as read for the digest), seed, time, images."""
+
+    datastores: dict[str, DataStore]
+    datastore_docs: dict[str, Any]
+    seed: bytes
+    now: datetime
+    images: Images
+
+
+def _inputs(args: argparse.Namespace) -> _Inputs:
     datastores: dict[str, DataStore] = {}
+    docs: dict[str, Any] = {}
     if args.datastore:
-        for o in _load(args.datastore):
+        for doc in api.parse_yaml(_read(args.datastore)):
+            o = _load_one(doc, args.datastore)
             if isinstance(o, DataStore):
                 problems = api.validate_datastore(o)
                 if problems:
                     raise ValidationError(problems, subject=f"{args.datastore}: DataStore {o.metadata.name}")
                 datastores[o.metadata.name or ""] = o
+                docs[o.metadata.name or ""] = doc
     else:
         datastores["default"] = demo_datastore("default")
+        docs["default"] = api.dump(datastores["default"])
     if args.seed_file:
         try:
             seed = Path(args.seed_file).read_bytes()
@@ -220,18 +241,30 @@ def render_tenants(args: argparse.Namespace) -> dict[str, bytes]:
     else:
         seed = DEMO_SEED
     now = parse_now(args.now) if args.now else DEMO_NOW
-    images = Images(kine=args.kine_image)
+    return _Inputs(datastores, docs, seed, now, Images(kine=args.kine_image))
+
+
+def _render_one(tcp: TenantControlPlane, inputs: _Inputs, args: argparse.Namespace) -> Rendered:
+    return render_tenant(
+        tcp,
+        inputs.datastores,
+        seed=inputs.seed,
+        now=inputs.now,
+        address=args.address,
+        images=inputs.images,
+        kubelet_minor=args.kubelet_minor,
+    )
+
+
+def render_tenants(args: argparse.Namespace) -> dict[str, bytes]:
+    """Every output file (relative path → bytes) for the parsed arguments; nothing is written."""
+    tenants = [o for o in _load(args.tenant) if isinstance(o, TenantControlPlane)]
+    if not tenants:
+        raise SpecError(f"{args.tenant}: no TenantControlPlane in the file")
+    inputs = _inputs(args)
     out: dict[str, bytes] = {}
     for tcp in tenants:
-        rendered = render_tenant(
-            tcp,
-            datastores,
-            seed=seed,
-            now=now,
-            address=args.address,
-            images=images,
-            kubelet_minor=args.kubelet_minor,
-        )
+        rendered = _render_one(tcp, inputs, args)
         if args.out == "-":
             out[f"{tcp.metadata.namespace}/{tcp.metadata.name}"] = rendered.to_yaml(args.side)
         else:
@@ -240,26 +273,177 @@ def render_tenants(args: argparse.Namespace) -> dict[str, bytes]:
     return out
 
 
-def _write(directory: Path, files: Mapping[str, bytes]) -> None:
-    """0600 files (Secrets hold private keys); directories created as needed."""
-    for rel, data in files.items():
-        path = directory / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+@attrs.frozen
+class RenderSummary:
+    rendered: int
+    unchanged: int
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _datastore_refs(doc: Mapping[str, Any], inputs: _Inputs) -> set[str]:
+    """The names of the DataStores a parsed tenant document's output depends on."""
+    spec = _mapping(doc.get("spec"))
+    names = [spec.get("dataStore") or _fill(inputs) or "default"]
+    overrides = spec.get("dataStoreOverrides")
+    names += [_mapping(o).get("dataStore") for o in overrides] if isinstance(overrides, list) else []
+    return {n for n in names if isinstance(n, str)}
+
+
+def _fill(inputs: _Inputs) -> str | None:
+    """The DataStore ``api.default`` fills in: the only one given."""
+    return next(iter(inputs.datastores)) if len(inputs.datastores) == 1 else None
+
+
+_DATASTORE_LINE = re.compile(r"^[ \t]*(?:-[ \t]+)?dataStore:[ \t]*([A-Za-z0-9][-A-Za-z0-9._]*)[ \t]*$", re.MULTILINE)
+
+
+def _datastore_hint(text: str, inputs: _Inputs) -> tuple[str, ...]:
+    """A superset of the DataStores a tenant's text names (checked against the parse before a record is written)."""
+    return tuple(sorted({*_DATASTORE_LINE.findall(text), _fill(inputs) or "default"}))
+
+
+@attrs.frozen
+class _Tenant:
+    """One TenantControlPlane document of the input: its own text (when the stream splits safely; identity read
+    from the text, a hint until verified) or its parsed mapping."""
+
+    namespace: object
+    name: object
+    text: str | None = None
+    doc: Mapping[str, Any] | None = None
+    datastores: tuple[str, ...] = ()  # with text: the DataStores it seems to name, a superset checked on parse
+
+
+def tenant_digest(tenant: _Tenant, inputs: _Inputs, args: argparse.Namespace, *, single: bool) -> str:
+    """Digest of everything a tenant's files depend on: the tenant (its text, or its mapping as parsed) and its
+    DataStores as read, the seed (as the HMAC key's source), time, flags, layout and the versions that read them."""
+    refs = sorted(_datastore_refs(tenant.doc, inputs)) if tenant.doc is not None else tenant.datastores
+    fingerprint = {
+        "format": render_cache.FORMAT,
+        "kamaji": __version__,
+        "yaml": yaml.__version__,
+        "tenant": ["text", tenant.text] if tenant.text is not None else ["mapping", tenant.doc],
+        "datastores": {name: inputs.datastore_docs.get(name) for name in refs},
+        "datastoreFill": _fill(inputs),
+        "now": inputs.now.isoformat(),
+        "address": args.address,
+        "kineImage": args.kine_image,
+        "kubeletMinor": args.kubelet_minor,
+        "side": args.side,
+        "single": single,
+    }
+    return render_cache.input_digest(_derive(inputs.seed, "render-cache"), fingerprint)
+
+
+def _parse_chunk(chunk: str, text: str) -> list[Any]:
+    try:
+        return api.parse_yaml(chunk)
+    except ValidationError:
+        api.parse_yaml(text)  # the whole stream's error names the line in the file
+        raise
+
+
+def _identity(doc: Mapping[str, Any]) -> tuple[object, object]:
+    meta = _mapping(doc.get("metadata"))
+    return meta.get("namespace"), meta.get("name")
+
+
+class _Unsplittable(Exception):
+    """A document's text did not parse to what its text suggested: read the stream as a whole instead."""
+
+
+def _tenants(text: str, path: str, split: bool, inputs: _Inputs) -> list[_Tenant]:
+    """The tenant documents of the stream; every other document is parsed and validated as in a full render.
+    Tenants whose text reads simply are not parsed here (most runs skip them without ever parsing them)."""
+    chunks = render_cache.split_documents(text) if split else None
+    tenants: list[_Tenant] = []
+    for chunk in chunks if chunks is not None else [None]:
+        if chunk is not None and (hint := render_cache.tenant_hint(chunk)) is not None:
+            tenants.append(_Tenant(hint[0], hint[1], text=chunk, datastores=_datastore_hint(chunk, inputs)))
+            continue
+        docs = api.parse_yaml(text) if chunk is None else _parse_chunk(chunk, text)
+        if chunk is not None and len(docs) > 1:
+            raise _Unsplittable
+        for doc in docs:
+            if isinstance(doc, Mapping) and doc.get("kind") == "TenantControlPlane":
+                tenants.append(_Tenant(*_identity(doc), doc=doc))
+            else:
+                _load_one(doc, path)
+    return tenants
+
+
+def _document(tenant: _Tenant, text: str, inputs: _Inputs) -> Mapping[str, Any]:
+    """The tenant's parsed document; raises _Unsplittable when its text was not what the hints read."""
+    if tenant.doc is not None:
+        return tenant.doc
+    assert tenant.text is not None
+    docs = _parse_chunk(tenant.text, text)
+    if len(docs) != 1 or not isinstance(docs[0], Mapping) or docs[0].get("kind") != "TenantControlPlane":
+        raise _Unsplittable
+    if _identity(docs[0]) != (tenant.namespace, tenant.name):
+        raise _Unsplittable
+    if not _datastore_refs(docs[0], inputs) <= set(tenant.datastores):
+        raise _Unsplittable
+    return docs[0]
+
+
+def render_to_dir(args: argparse.Namespace, *, split: bool = True) -> RenderSummary:
+    """Render into ``args.out`` incrementally, one tenant at a time (memory stays flat): a tenant whose digest and
+    files match its record is skipped, any other is rendered and its files replaced (``--force``: every tenant).
+    An error stops the run; tenants finished before it are complete and recorded, the failing one keeps no record.
+    """
+    text = _read(args.tenant)
+    inputs = _inputs(args)
+    try:
+        tenants = _tenants(text, args.tenant, split, inputs)
+    except _Unsplittable:
+        return render_to_dir(args, split=False)
+    if not tenants:
+        raise SpecError(f"{args.tenant}: no TenantControlPlane in the file")
+    out = Path(args.out)
+    single = len(tenants) == 1
+    seen: set[tuple[object, object]] = set()
+    stale: list[tuple[_Tenant, Path, str]] = []
+    for tenant in tenants:
+        if (tenant.namespace, tenant.name) in seen:
+            raise SpecError(f"{args.tenant}: TenantControlPlane {tenant.namespace}/{tenant.name} appears twice")
+        seen.add((tenant.namespace, tenant.name))
+        base = out if single else out / f"{tenant.namespace}-{tenant.name}"
+        digest = tenant_digest(tenant, inputs, args, single=single)
+        if args.force or not render_cache.up_to_date(base, digest):
+            stale.append((tenant, base, digest))
+    # A record that matches was written from a parse of the same text, so a skipped tenant's identity is proven;
+    # every other read-from-text identity is checked before anything is written (the layout depends on them all).
+    if split:
+        try:
+            for tenant, _, _ in stale:
+                _document(tenant, text, inputs)
+        except _Unsplittable:
+            return render_to_dir(args, split=False)
+    for tenant, base, digest in stale:
+        tcp = _load_one(_document(tenant, text, inputs), args.tenant)
+        files = _render_one(tcp, inputs, args).files(args.side)
+        try:
+            render_cache.write_tenant(base, files, digest)
+        except OSError as exc:
+            raise KamajiError(f"{base}: cannot write: {exc.strerror or exc}") from None
+    return RenderSummary(len(stale), len(tenants) - len(stale))
 
 
 def run(args: argparse.Namespace) -> int:
-    files = render_tenants(args)  # everything is rendered before anything is written: no partial output
     if args.out == "-":
+        files = render_tenants(args)  # everything is rendered before anything is written: no partial output
         sys.stdout.buffer.write(b"".join(files.values()))
         sys.stdout.flush()
     else:
-        try:
-            _write(Path(args.out), files)
-        except OSError as exc:
-            raise KamajiError(f"{args.out}: cannot write: {exc.strerror or exc}") from None
+        summary = render_to_dir(args)
+        print(
+            f"kamaji render: {summary.rendered} tenant(s) rendered, {summary.unchanged} unchanged in {args.out}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -279,6 +463,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--kubelet-minor", type=int, metavar="N", help="oldest kubelet minor reading kubelet-config")
     p.add_argument("--side", choices=("all", "management", "tenant"), default="all")
     p.add_argument("--out", required=True, metavar="DIR|-", help="directory (one file per object) or - for stdout")
+    p.add_argument("--force", action="store_true", help="with --out DIR: render every tenant, even unchanged ones")
     p.set_defaults(run=run)
     return p
 

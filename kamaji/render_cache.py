@@ -1,0 +1,181 @@
+"""Incremental ``kamaji render --out DIR``: a small record per tenant vouching for the files it wrote.
+
+Each tenant's output directory holds ``.kamaji-render.json``: a digest of every input the output depends on and
+the files written, with their sizes. A later run that computes the same digest and finds every listed file with
+its recorded size skips the tenant (nothing issued, rendered or written), make-style; keeping nothing in memory
+between runs. The digest is an HMAC keyed with a key derived from the seed, so the record never holds the seed or
+anything computed from it alone. Files are replaced atomically (temp file + rename) and the record is removed
+before and written after them, so a run killed midway never leaves a record vouching for half-written files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FORMAT",
+    "RECORD",
+    "canonical",
+    "input_digest",
+    "read_record",
+    "split_documents",
+    "tenant_hint",
+    "up_to_date",
+    "write_tenant",
+]
+
+#: Bump when the output layout or what the digest covers changes: every record then stops matching.
+FORMAT = 1
+RECORD = ".kamaji-render.json"
+
+
+def _canon(value: Any) -> Any:
+    """A JSON tree standing for ``value`` exactly: types JSON cannot tell apart get a NUL-prefixed tag."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        if all(isinstance(k, str) for k in value):
+            return {k: _canon(v) for k, v in value.items()}
+        items = sorted((json.dumps(_canon(k), sort_keys=True), _canon(v)) for k, v in value.items())
+        return ["\x00map", [list(item) for item in items]]
+    if isinstance(value, (list, tuple)):
+        return [_canon(v) for v in value]
+    if isinstance(value, (dt.datetime, dt.date)):  # YAML timestamps
+        return [f"\x00{type(value).__name__}", value.isoformat()]
+    if isinstance(value, bytes):  # YAML !!binary
+        return ["\x00bytes", value.hex()]
+    if isinstance(value, (set, frozenset)):  # YAML !!set
+        return ["\x00set", sorted(json.dumps(_canon(v), sort_keys=True) for v in value)]
+    raise TypeError(f"cannot fingerprint a {type(value).__name__}")
+
+
+def canonical(value: Any) -> bytes:
+    """Sorted-key compact JSON of ``value``: equal for equal inputs in any process and ``PYTHONHASHSEED``."""
+    return json.dumps(_canon(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def input_digest(key: bytes, inputs: Mapping[str, Any]) -> str:
+    """HMAC-SHA256 of the canonical inputs under ``key`` (derived from the seed, never the seed itself)."""
+    return hmac.new(key, canonical(inputs), hashlib.sha256).hexdigest()
+
+
+_MARKER = re.compile(r"^(?=---(?:[ \t]|$))", re.MULTILINE)
+_UNSPLITTABLE = re.compile(r"^(?:%|\.\.\.(?:[ \t]|$))", re.MULTILINE)
+_KIND = re.compile(r"^kind:(.*)$", re.MULTILINE)
+_METADATA = re.compile(r"^metadata:[ \t]*\n((?:[ \t]+\S.*\n|[ \t]*\n)*)", re.MULTILINE)
+_NAME = re.compile(r"[ \t]*([a-z0-9]([-a-z0-9.]*[a-z0-9])?)[ \t]*")
+
+
+def split_documents(text: str) -> list[str] | None:
+    """The text of each document of a YAML stream, split at its ``---`` lines, or ``None`` when the stream has
+    directives or ``...`` end markers (then only a full parse can tell where documents start)."""
+    if _UNSPLITTABLE.search(text):
+        return None
+    return [chunk for chunk in _MARKER.split(text) if chunk]
+
+
+def _field(block: str, indent: str, key: str) -> str | bool | None:
+    """The plain DNS-label value of ``key`` at ``indent`` in ``block``; None if absent, False if unsure."""
+    lines = re.findall(rf"^{indent}{key}:(.*)$", block, re.MULTILINE)
+    if not lines:
+        return None
+    match = _NAME.fullmatch(lines[0]) if len(lines) == 1 else None
+    return match.group(1) if match else False
+
+
+def tenant_hint(chunk: str) -> tuple[str | None, str] | None:
+    """(namespace, name) of a block-style TenantControlPlane document, read from its text without parsing it, or
+    None when the text is not that simple. Only a hint: the caller trusts it once a record written from a parse of
+    this very text vouches for it, or after parsing the document."""
+    kinds = _KIND.findall(chunk)
+    if len(kinds) != 1 or kinds[0].strip() != "TenantControlPlane":
+        return None
+    blocks = _METADATA.findall(chunk)
+    if len(blocks) != 1 or len(re.findall(r"^metadata:", chunk, re.MULTILINE)) != 1:
+        return None
+    block = blocks[0]
+    indent = re.match(r"(?:[ \t]*\n)*([ \t]+)", block)
+    if indent is None:
+        return None
+    name = _field(block, indent.group(1), "name")
+    namespace = _field(block, indent.group(1), "namespace")
+    if not isinstance(name, str) or namespace is False:
+        return None
+    return namespace if isinstance(namespace, str) else None, name
+
+
+def _safe(rel: object) -> bool:
+    """A record names only relative paths below its own directory: a tampered one cannot make us delete others."""
+    if not isinstance(rel, str) or not rel or rel == RECORD or "\\" in rel or "\x00" in rel or rel.startswith("/"):
+        return False
+    return ".." not in rel.split("/")
+
+
+def read_record(base: Path) -> tuple[str, dict[str, int]] | None:
+    """(digest, {relative path: size}) of ``base``'s record; ``None`` when absent, unreadable or malformed."""
+    try:
+        data = json.loads((base / RECORD).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("digest"), str):
+        return None
+    files = data.get("files")
+    if not isinstance(files, dict) or not all(_safe(k) and type(v) is int for k, v in files.items()):
+        return None
+    return data["digest"], files
+
+
+def up_to_date(base: Path, digest: str) -> bool:
+    """True when ``base``'s record has ``digest`` and every file it lists is there with its recorded size."""
+    record = read_record(base)
+    if record is None or not hmac.compare_digest(record[0], digest):
+        return False
+    root = str(base) + os.sep
+    for rel, size in record[1].items():
+        try:
+            if os.stat(root + rel).st_size != size:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """0600 (Secrets hold private keys), written to a temp file in the same directory and renamed over ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_tenant(base: Path, files: Mapping[str, bytes], digest: str) -> None:
+    """Write one tenant's files under ``base``, drop those its previous record listed and it no longer produces,
+    and write the record last."""
+    previous = read_record(base)
+    (base / RECORD).unlink(missing_ok=True)  # from here on nothing vouches for base until the new record lands
+    made: set[Path] = set()
+    for rel, data in files.items():
+        path = base / rel
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        _atomic_write(path, data)
+    if previous is not None:
+        for rel in previous[1].keys() - files.keys():
+            (base / rel).unlink(missing_ok=True)
+    record = {"digest": digest, "files": {rel: len(data) for rel, data in sorted(files.items())}, "format": FORMAT}
+    base.mkdir(parents=True, exist_ok=True)
+    _atomic_write(base / RECORD, json.dumps(record, sort_keys=True, indent=0).encode() + b"\n")
