@@ -249,6 +249,10 @@ def _apiserver_write(r: rpc_pb2.TxnRequest) -> tuple[bytes, bytes, int] | None:
     p = op.request_put
     if p.key != c.key or p.lease or p.prev_kv or p.ignore_value or p.ignore_lease:
         return None
+    # the failure branch must be one the general path accepts too (plain ranges), or a successful compare would
+    # let through a Txn that a failed one refuses
+    if any(not f.HasField("request_range") or _needs_python(f.request_range) for f in r.failure):
+        return None
     return p.key, p.value, c.mod_revision
 
 

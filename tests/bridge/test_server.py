@@ -109,6 +109,26 @@ def test_apiserver_txn_shapes(stubs: Stubs) -> None:
     assert stubs.kv.Range(rpc_pb2.RangeRequest(key=k), timeout=10).count == 0
 
 
+def test_one_statement_writes_refuse_what_the_general_path_refuses(stubs: Stubs) -> None:
+    """The apiserver's create/update Txn runs as one INSERT; the same Txn with a failure branch the general path
+    refuses (two writes, a sorted range) is refused whatever the compare says, and writes nothing."""
+    k = b"/registry/configmaps/default/b"
+    unsupported = (grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: unsupported operations in txn request")
+    sorted_get = rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=k, sort_order=rpc_pb2.RangeRequest.DESCEND))
+    for failure in ([put_op(b"/x", b"1"), put_op(b"/y", b"2")], [sorted_get]):
+        request = rpc_pb2.TxnRequest(compare=[mod_is(k, 0)], success=[put_op(k, b"v")], failure=failure)
+        assert code_of(stubs.kv.Txn, request) == unsupported
+    assert stubs.kv.Range(rpc_pb2.RangeRequest(key=b"\0", range_end=b"\0"), timeout=10).header.revision == 2
+    # prev_kv takes the general path (a read, then the insert); a stale revision fails with the current value
+    created = txn(stubs, [mod_is(k, 0)], [put_op(k, b"one")], [get_op(k)])
+    assert (created.succeeded, created.header.revision) == (True, 3)
+    with_prev = rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=k, value=b"two", prev_kv=True))
+    updated = txn(stubs, [mod_is(k, 3)], [with_prev], [get_op(k)])
+    assert updated.succeeded and updated.responses[0].response_put.prev_kv.value == b"one"
+    stale = txn(stubs, [mod_is(k, 3)], [put_op(k, b"three")], [get_op(k)])
+    assert not stale.succeeded and [kv.value for kv in stale.responses[0].response_range.kvs] == [b"two"]
+
+
 def test_apiserver_compaction_txn_on_compact_rev_key(stubs: Stubs) -> None:
     """k8s.io/apiserver's compact(): If(version(compact_rev_key) = t) Then(put compact_rev_key rev) Else(get)."""
     key = b"compact_rev_key"
