@@ -174,8 +174,15 @@ def write_tenant(base: Path, files: Mapping[str, bytes], digest: str) -> None:
             made.add(path.parent)
         _atomic_write(path, data)
     if previous is not None:
-        for rel in previous[1].keys() - files.keys():
+        for rel in sorted(previous[1].keys() - files.keys()):
             (base / rel).unlink(missing_ok=True)
+            parent = (base / rel).parent
+            while parent != base and parent not in made:
+                try:
+                    parent.rmdir()  # a directory the new render no longer fills (e.g. tenant/ after --side management)
+                except OSError:
+                    break
+                parent = parent.parent
     record = {"digest": digest, "files": {rel: len(data) for rel, data in sorted(files.items())}, "format": FORMAT}
     base.mkdir(parents=True, exist_ok=True)
     _atomic_write(base / RECORD, json.dumps(record, sort_keys=True, indent=0).encode() + b"\n")

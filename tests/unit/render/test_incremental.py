@@ -171,6 +171,14 @@ def test_a_change_rerenders_exactly_the_affected_tenants(ws: Workspace, change: 
     assert ws.render() == (0, 3)
 
 
+def test_a_narrower_side_removes_the_files_and_directories_no_longer_produced(ws: Workspace) -> None:
+    ws.extra = ["--side", "management"]
+    assert ws.render() == (3, 0)
+    assert not (ws.out / "tenants-t0" / "tenant").exists()
+    assert (ws.out / "tenants-t0" / "management").is_dir()
+    assert tree(ws.out) == ws.fresh()
+
+
 def _delete(path: Path) -> None:
     path.unlink()
 
