@@ -409,6 +409,8 @@ def render_to_dir(args: argparse.Namespace, *, split: bool = True) -> RenderSumm
     stale: list[tuple[_Tenant, Path, str]] = []
     for tenant in tenants:
         if (tenant.namespace, tenant.name) in seen:
+            if split:  # identities read from text are hints: only a parse of the whole stream may refuse the input
+                return render_to_dir(args, split=False)
             raise SpecError(f"{args.tenant}: TenantControlPlane {tenant.namespace}/{tenant.name} appears twice")
         seen.add((tenant.namespace, tenant.name))
         base = out if single else out / f"{tenant.namespace}-{tenant.name}"

@@ -241,6 +241,7 @@ def test_a_tampered_record_cannot_delete_files_outside_its_tenant(ws: Workspace)
     [
         pytest.param(lambda t: t.replace("  name: t1\n", '  name: t1\n  "name": t9\n'), id="duplicate-key"),
         pytest.param(lambda t: t.replace("dataStore: b", "dataStore: 'b'"), id="quoted-datastore"),
+        pytest.param(lambda t: t.replace("  name: t2\n", '  name: t1\n  "name": t9\n'), id="seeming-duplicate"),
     ],
 )
 def test_text_that_misleads_the_hints_is_read_by_a_full_parse(ws: Workspace, mislead: Any) -> None:
