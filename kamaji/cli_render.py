@@ -275,6 +275,8 @@ def render_tenants(args: argparse.Namespace) -> dict[str, bytes]:
 
 @attrs.frozen
 class RenderSummary:
+    """What ``render_to_dir`` did: tenants rendered and written, tenants skipped because nothing changed."""
+
     rendered: int
     unchanged: int
 
