@@ -34,6 +34,7 @@ from typing import Any
 
 import attrs
 import grpc
+from sections import write_section
 
 from kamaji.etcd._pb import rpc_pb2, rpc_pb2_grpc
 
@@ -327,21 +328,6 @@ class Scraper:
             self._thread.join(30)
 
 
-START, END = "<!-- bridge-bench:start -->", "<!-- bridge-bench:end -->"
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (between its markers), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section.strip()}\n{END}\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     from kamaji.testing.bridge import BridgeProcess
     from kamaji.testing.etcd import EtcdServer
@@ -440,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{about}\n\n{text}\n\n{rounds}\n\n{goals(best)}\n\n{floor}\n\n"
             f"Reproduce: `{command} --append-to docs/benchmarks.md`\n"
         )
-        write_section(args.append_to, section)
+        write_section(args.append_to, "bridge-bench", section)
     return 0
 
 

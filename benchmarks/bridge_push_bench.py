@@ -24,11 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+from sections import write_section
 
 from kamaji.etcd._pb import rpc_pb2, rpc_pb2_grpc
 
 PREFIX, PREFIX_END = b"/push/", b"/push0"
-START, END = "<!-- bridge-push-bench:start -->", "<!-- bridge-push-bench:end -->"
 
 
 class Watcher:
@@ -194,20 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             "## Bridge: watch across instances, push vs polling (`benchmarks/bridge_push_bench.py`)\n\n"
             f"{about}\n\n{text}\n\n{summary}\n\nReproduce: `{command} --append-to docs/benchmarks.md`\n"
         )
-        write_section(args.append_to, section)
+        write_section(args.append_to, "bridge-push-bench", section)
     return 0
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (between its markers), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section.strip()}\n{END}\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -23,13 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pki_bench import NOW, _datastore_ca, _request, _seed, append_section
+from pki_bench import NOW, _datastore_ca, _request, _seed
+from sections import write_section
 
 from kamaji.pki import issue
 from kamaji.testing import binaries
-
-MARK_START = "<!-- kubeadm-bench:start -->"
-MARK_END = "<!-- kubeadm-bench:end -->"
 
 
 def kubeadm_config(i: int, directory: Path) -> str:
@@ -103,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     command = f"python benchmarks/kubeadm_bench.py {flags} --append-to docs/benchmarks.md"
     section = "\n".join(
         [
-            MARK_START,
             "## PKI vs kubeadm: the same job per tenant (`benchmarks/kubeadm_bench.py`)",
             "",
             f"{args.tenants} tenants, one core, best of {args.repeat}. kubeadm {binaries.KUBERNETES_VERSION} "
@@ -122,11 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             f"({kubeadm_s / kamaji_s:.1f}x).",
             "",
             f"Reproduce: `{command}`",
-            MARK_END,
         ]
     )
     if args.append_to:
-        append_section(args.append_to, section, MARK_START, MARK_END)
+        write_section(args.append_to, "kubeadm-bench", section)
     return 0
 
 

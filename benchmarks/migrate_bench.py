@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import platform
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+
+from sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tests") not in sys.path:
@@ -39,7 +40,6 @@ from kamaji.testing.mariadb import MariaDBServer  # noqa: E402
 from kamaji.testing.postgres import PostgresServer  # noqa: E402
 
 GOAL = 5000.0
-START, END = "<!-- migrate-bench:start -->", "<!-- migrate-bench:end -->"
 
 
 def status_kib(field: str) -> int:
@@ -153,22 +153,16 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def write_section(path: Path, body: str, args: argparse.Namespace) -> None:
+def section(body: str, args: argparse.Namespace) -> str:
     command = (
         f"python benchmarks/migrate_bench.py --keys {' '.join(map(str, args.keys))} --rounds {args.rounds} "
         f"--page-size {args.page_size} "
         "--append-to docs/benchmarks.md"
     )
-    section = (
-        f"{START}\n## Migration: etcd -> PostgreSQL -> MariaDB (`benchmarks/migrate_bench.py`)\n\n{body}\n\n"
-        f"Reproduce: `{command}`\n{END}\n"
+    return (
+        f"## Migration: etcd -> PostgreSQL -> MariaDB (`benchmarks/migrate_bench.py`)\n\n{body}\n\n"
+        f"Reproduce: `{command}`"
     )
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + r".*?" + re.escape(END) + r"\n?", lambda _m: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     body = table(runs, args)
     print(body)
     if args.append_to is not None:
-        write_section(args.append_to, body, args)
+        write_section(args.append_to, "migrate-bench", section(body, args))
     return 0
 
 

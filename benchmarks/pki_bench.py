@@ -30,6 +30,7 @@ import cryptography
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sections import write_section
 
 from kamaji.pki import Issued, PKIRequest, issue, new_certificate_authority
 
@@ -38,8 +39,6 @@ KEYS_PER_TENANT = 12
 SIGNATURES_PER_TENANT = 11
 TBS = bytes(range(256)) * 2  # a certificate's to-be-signed part is ~300-700 bytes
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-MARK_START = "<!-- pki-bench:start -->"
-MARK_END = "<!-- pki-bench:end -->"
 
 _DATASTORE_CA: Issued | None = None
 
@@ -167,7 +166,6 @@ def markdown(result: dict[str, float], tenants: int, processes: int, repeat: int
     )
     return "\n".join(
         [
-            MARK_START,
             "## PKI: full tenant PKI + kubeconfigs (`benchmarks/pki_bench.py`)",
             "",
             f"{tenants:,} tenants; per tenant 12 P-256 keys derived, 11 certificates (RFC 6979 signatures),"
@@ -185,26 +183,8 @@ def markdown(result: dict[str, float], tenants: int, processes: int, repeat: int
             " the cases run interleaved, so background load (this machine is shared) hits them alike.",
             "",
             f"Reproduce: `{command}`",
-            MARK_END,
         ]
     )
-
-
-def append_section(path: str, section: str, start: str = MARK_START, end: str = MARK_END) -> None:
-    """Put ``section`` (which begins with ``start`` and ends with ``end``) into the file, replacing its old copy."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n\nEach section is written by the script it names; rerun the command to refresh it.\n"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        tail = rest.split(end, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     command = f"python benchmarks/pki_bench.py {flags} --append-to docs/benchmarks.md"
     section = markdown(result, args.tenants, args.processes, args.repeat, command)
     if args.append_to:
-        append_section(args.append_to, section)
+        write_section(args.append_to, "pki-bench", section)
     return 0
 
 

@@ -30,12 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sections import write_section
+
 from kamaji import api
 from kamaji.datastore import DatastoreDriver, ResolvedDataStore, open_driver
 from kamaji.reconcile import CountingCluster, DriverPool, KubernetesCluster, reconcile
 
-MARK_START = "<!-- reconcile-bench:start -->"
-MARK_END = "<!-- reconcile-bench:end -->"
 NAMESPACE = "bench"
 EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "tenant.yaml"
 
@@ -141,7 +141,6 @@ def markdown(numbers: dict[str, Any], command: str) -> str:
     noop_goal = "met" if n_mean <= 0.05 and numbers["noop_writes"] == 0 else "NOT met"
     return "\n".join(
         [
-            MARK_START,
             "## Reconcile: N tenants against a real API server (`benchmarks/reconcile_bench.py`)",
             "",
             f"{n} TenantControlPlanes (ClusterIP, address from the Service; PostgreSQL DataStore) reconciled one"
@@ -165,19 +164,8 @@ def markdown(numbers: dict[str, Any], command: str) -> str:
             f" {numbers.get('load', os.getloadavg()[0]):.1f} at the end of the run).",
             "",
             f"Reproduce: `{command}`",
-            MARK_END,
         ]
     )
-
-
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        text = head + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if numbers["noop_writes"]:
         print(f"no-op pass wrote: {numbers['noop_log']}", file=sys.stderr)
     if args.append_to:
-        write_section(args.append_to, section)
+        write_section(args.append_to, "reconcile-bench", section)
     return 0
 
 

@@ -34,6 +34,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sections import write_section
+
 from kamaji import api
 from kamaji.api.datastore import DataStore
 from kamaji.api.tenant import TenantControlPlane
@@ -43,7 +45,6 @@ from kamaji.testing.postgres import PostgresServer
 from kamaji.testing.process import free_ports
 from kamaji_local import LocalTenant, down, tenant_dir, up
 
-START, END = "<!-- up-bench:start -->", "<!-- up-bench:end -->"
 GOALS = {"etcd": 10.0, "postgresql-bridge": 15.0}
 
 
@@ -164,18 +165,6 @@ def measure_memory(count: int, ds: DataStore, state: Path) -> dict[str, float]:
     return out
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (between its markers), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section.strip()}\n{END}\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeat", type=int, default=3, help="fresh tenants per backend for the time to ready")
@@ -250,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             "## Local runtime: `kamaji up` to `/readyz`, memory per tenant (`benchmarks/up_bench.py`)\n\n"
             f"{about}\n\n{text}\n\nReproduce: `{command} --append-to docs/benchmarks.md`\n"
         )
-        write_section(args.append_to, section)
+        write_section(args.append_to, "up-bench", section)
     return 0
 
 

@@ -15,6 +15,8 @@ pytestmark = pytest.mark.servers
 
 def _bench() -> Any:
     path = Path(__file__).parents[2] / "benchmarks" / "reconcile_bench.py"
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))  # as when run as a script: its sibling modules import
     spec = importlib.util.spec_from_file_location("reconcile_bench", path)
     assert spec is not None
     assert spec.loader is not None
@@ -33,9 +35,11 @@ def test_the_benchmark_runs_and_its_noop_pass_writes_nothing(management: Managem
     assert numbers["create_writes"] > 3 * 10
     out = tmp_path / "benchmarks.md"
     out.write_text("# Benchmarks\n\nother section\n")
-    bench.write_section(out, bench.markdown(numbers, "python benchmarks/reconcile_bench.py --tenants 3"))
-    bench.write_section(out, bench.markdown(numbers, "python benchmarks/reconcile_bench.py --tenants 3"))
+    for _ in range(2):
+        bench.write_section(
+            out, "reconcile-bench", bench.markdown(numbers, "python benchmarks/reconcile_bench.py --tenants 3")
+        )
     text = out.read_text()
-    assert text.count(bench.MARK_START) == 1
+    assert text.count("<!-- reconcile-bench:start -->") == 1
     assert "other section" in text
     assert "| no-op (second pass) |" in text
