@@ -319,25 +319,42 @@ class _Tenant:
     datastores: tuple[str, ...] = ()  # with text: the DataStores it seems to name, a superset checked on parse
 
 
+class _Digester:
+    """Digests of a run's tenants: everything but the tenant and its DataStores is hashed once, then copied."""
+
+    def __init__(self, inputs: _Inputs, args: argparse.Namespace, *, single: bool) -> None:
+        self.inputs = inputs
+        common = {
+            "format": render_cache.FORMAT,
+            "kamaji": __version__,
+            "yaml": yaml.__version__,
+            "datastoreFill": _fill(inputs),
+            "now": inputs.now.isoformat(),
+            "address": args.address,
+            "kineImage": args.kine_image,
+            "kubeletMinor": args.kubelet_minor,
+            "side": args.side,
+            "single": single,
+        }
+        # keyed with a key derived from the seed: the record never holds the seed or a plain hash of it
+        self.base = hmac.new(_derive(inputs.seed, "render-cache"), render_cache.canonical(common), hashlib.sha256)
+        self.datastores = {name: render_cache.canonical(doc) for name, doc in inputs.datastore_docs.items()}
+
+    def digest(self, tenant: _Tenant) -> str:
+        # each canonical JSON text is self-delimiting, and the list of names says how many DataStores follow
+        refs = sorted(_datastore_refs(tenant.doc, self.inputs)) if tenant.doc is not None else list(tenant.datastores)
+        mark = ["text", tenant.text] if tenant.text is not None else ["mapping", tenant.doc]
+        h = self.base.copy()
+        h.update(render_cache.canonical([mark, refs]))
+        for name in refs:
+            h.update(self.datastores.get(name, b"null"))
+        return h.hexdigest()
+
+
 def tenant_digest(tenant: _Tenant, inputs: _Inputs, args: argparse.Namespace, *, single: bool) -> str:
     """Digest of everything a tenant's files depend on: the tenant (its text, or its mapping as parsed) and its
     DataStores as read, the seed (as the HMAC key's source), time, flags, layout and the versions that read them."""
-    refs = sorted(_datastore_refs(tenant.doc, inputs)) if tenant.doc is not None else tenant.datastores
-    fingerprint = {
-        "format": render_cache.FORMAT,
-        "kamaji": __version__,
-        "yaml": yaml.__version__,
-        "tenant": ["text", tenant.text] if tenant.text is not None else ["mapping", tenant.doc],
-        "datastores": {name: inputs.datastore_docs.get(name) for name in refs},
-        "datastoreFill": _fill(inputs),
-        "now": inputs.now.isoformat(),
-        "address": args.address,
-        "kineImage": args.kine_image,
-        "kubeletMinor": args.kubelet_minor,
-        "side": args.side,
-        "single": single,
-    }
-    return render_cache.input_digest(_derive(inputs.seed, "render-cache"), fingerprint)
+    return _Digester(inputs, args, single=single).digest(tenant)
 
 
 def _parse_chunk(chunk: str, text: str) -> list[Any]:
@@ -407,6 +424,7 @@ def render_to_dir(args: argparse.Namespace, *, split: bool = True) -> RenderSumm
         raise SpecError(f"{args.tenant}: no TenantControlPlane in the file")
     out = Path(args.out)
     single = len(tenants) == 1
+    digester = _Digester(inputs, args, single=single)
     seen: set[tuple[object, object]] = set()
     stale: list[tuple[_Tenant, Path, str]] = []
     for tenant in tenants:
@@ -416,7 +434,7 @@ def render_to_dir(args: argparse.Namespace, *, split: bool = True) -> RenderSumm
             raise SpecError(f"{args.tenant}: TenantControlPlane {tenant.namespace}/{tenant.name} appears twice")
         seen.add((tenant.namespace, tenant.name))
         base = out if single else out / f"{tenant.namespace}-{tenant.name}"
-        digest = tenant_digest(tenant, inputs, args, single=single)
+        digest = digester.digest(tenant)
         if args.force or not render_cache.up_to_date(base, digest):
             stale.append((tenant, base, digest))
     # A record that matches was written from a parse of the same text, so a skipped tenant's identity is proven;
