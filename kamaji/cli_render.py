@@ -425,15 +425,20 @@ def render_to_dir(args: argparse.Namespace, *, split: bool = True) -> RenderSumm
     out = Path(args.out)
     single = len(tenants) == 1
     digester = _Digester(inputs, args, single=single)
-    seen: set[tuple[object, object]] = set()
+    seen: dict[str, tuple[object, object]] = {}  # directory name -> the tenant writing there
     stale: list[tuple[_Tenant, Path, str]] = []
     for tenant in tenants:
-        if (tenant.namespace, tenant.name) in seen:
+        where = f"{tenant.namespace}-{tenant.name}"
+        if where in seen:
             if split:  # identities read from text are hints: only a parse of the whole stream may refuse the input
                 return render_to_dir(args, split=False)
-            raise SpecError(f"{args.tenant}: TenantControlPlane {tenant.namespace}/{tenant.name} appears twice")
-        seen.add((tenant.namespace, tenant.name))
-        base = out if single else out / f"{tenant.namespace}-{tenant.name}"
+            first = "/".join(map(str, seen[where]))
+            raise SpecError(
+                f"{args.tenant}: TenantControlPlane {tenant.namespace}/{tenant.name} "
+                + ("appears twice" if seen[where] == (tenant.namespace, tenant.name) else f"and {first} share {where}/")
+            )
+        seen[where] = (tenant.namespace, tenant.name)
+        base = out if single else out / where
         digest = digester.digest(tenant)
         if args.force or not render_cache.up_to_date(base, digest):
             stale.append((tenant, base, digest))

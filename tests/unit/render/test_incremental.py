@@ -273,6 +273,13 @@ def test_a_single_tenant_writes_at_the_top_and_duplicates_are_refused(tmp_path: 
     ws.tenants = [tenant(0), copy.deepcopy(tenant(0))]
     with pytest.raises(SpecError, match="TenantControlPlane tenants/t0 appears twice"):
         ws.render()
+    clash = tenant(1)
+    clash["metadata"] = {"namespace": "tenants-t0", "name": "x"}
+    other = tenant(0)
+    other["metadata"] = {"namespace": "tenants", "name": "t0-x"}
+    ws.tenants = [clash, other]
+    with pytest.raises(SpecError, match="TenantControlPlane tenants/t0-x and tenants-t0/x share tenants-t0-x/"):
+        ws.render()
 
 
 def test_files_are_0600_and_no_temp_file_is_left(ws: Workspace) -> None:
