@@ -40,14 +40,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sections import write_section
 
 from kamaji import api, cli_render, pki
 from kamaji.render import StorageConnection, render
 
 INCREMENTAL = "warm (incremental, unchanged)"
 CASES = ("floor", "cold", "warm", INCREMENTAL)
-MARK_START = "<!-- render-bench:start -->"
-MARK_END = "<!-- render-bench:end -->"
 
 
 def _pki_bench() -> Any:
@@ -351,7 +350,6 @@ def markdown(
     counts = ", ".join(f"{n:,}" for n in results)
     return "\n".join(
         [
-            MARK_START,
             "## Rendering: every manifest of a tenant (`benchmarks/render_bench.py`)",
             "",
             f"{counts} tenants (etcd, Ingress, konnectivity, CoreDNS, kube-proxy: 18 management + 31 tenant "
@@ -386,7 +384,6 @@ def markdown(
             "percent between runs; compare rows of one run.",
             "",
             f"Reproduce: `{command}`",
-            MARK_END,
         ]
     )
 
@@ -451,19 +448,6 @@ def svg(results: dict[int, dict[str, float]], processes: int) -> str:
     return "\n".join(parts) + "\n"
 
 
-def append_section(path: str, section: str) -> None:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = "# Benchmarks\n\nEach section is written by the script it names; rerun the command to refresh it.\n"
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        text = head + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    Path(path).write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tenants", type=int, nargs="+", default=[1000], help="one or more tenant counts")
@@ -495,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in goals(results[max(results)], rss, args.processes):
         print(line)
     if args.append_to:
-        append_section(args.append_to, section)
+        write_section(args.append_to, "render-bench", section)
     return 0
 
 
