@@ -27,7 +27,7 @@ from kamaji.bridge import types as t
 from kamaji.bridge.leases import Leases
 from kamaji.bridge.log import SQLLog
 from kamaji.bridge.metrics import Metrics, MetricsServer, grpc_code
-from kamaji.bridge.statuses import status_of
+from kamaji.bridge.statuses import FailureLog, status_of
 from kamaji.bridge.watch import Hub
 from kamaji.errors import CompactedError
 from kamaji.etcd._pb import kv_pb2, rpc_pb2, rpc_pb2_grpc
@@ -60,10 +60,13 @@ class TLS:
         return grpc.ssl_server_credentials(pair, root_certificates=ca, require_client_auth=ca is not None)
 
 
+_failures = FailureLog(logger)
+
+
 def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
     code, message = status_of(exc)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN):
-        logger.warning("request failed: %r", exc)
+        _failures.warning("request failed", exc)
     context.abort(code, message)
 
 

@@ -2,9 +2,17 @@
 
 Go clients (kube-apiserver, etcdctl) recognise etcd errors by code *and* message (``rpctypes.ErrCompacted``...),
 so the messages are etcd's, verbatim. The first row whose class matches wins.
+
+``FailureLog`` keeps the log readable through an outage: while the database is down every request fails the same
+way, and a line per request would bury the one that matters.
 """
 
 from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
 
 import grpc
 
@@ -33,3 +41,28 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         if isinstance(exc, cls):
             return code, message if message is not None else str(exc)
     return FALLBACK
+
+
+class FailureLog:
+    """Log a failed request at most once per ``every`` seconds; the next line says how many were left out."""
+
+    def __init__(self, logger: logging.Logger, every: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.every = every
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._next = float("-inf")
+        self._left_out = 0
+
+    def warning(self, what: str, exc: BaseException) -> None:
+        with self._lock:
+            now = self.clock()
+            if now < self._next:
+                self._left_out += 1
+                return
+            left_out, self._left_out = self._left_out, 0
+            self._next = now + self.every
+        if left_out:
+            self.logger.warning("%s: %r (and %d more failures since the last line)", what, exc, left_out)
+        else:
+            self.logger.warning("%s: %r", what, exc)
