@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -76,7 +77,7 @@ class MariaDBServer:
             raise ToolError("MariaDB is not started")
         return self._process.pid
 
-    def start(self, timeout: float = 60) -> MariaDBServer:
+    def start(self, timeout: float = 60, *, port: int = 0) -> MariaDBServer:
         base = self._dir.path
         data, tmp = base / "data", base / "tmp"
         tmp.mkdir(exist_ok=True)
@@ -111,7 +112,7 @@ class MariaDBServer:
             with self.log.open("a") as log:
                 log.write(run(install, timeout=120).stdout)
             chown_tree(base, self.os_user)
-        self.port = free_port()
+        self.port = port or free_port()
         argv: list[str | Path] = [
             _binary("mariadbd"),
             "--no-defaults",
@@ -165,6 +166,16 @@ class MariaDBServer:
     def kine_endpoint(self, database: str = "kine") -> str:
         """kine's ``--endpoint`` (a go-sql-driver DSN after ``mysql://``); kine creates the database."""
         return f"mysql://{self.user}:{self.password}@tcp({self.host}:{self.port})/{database}"
+
+    def restart(self, while_down: Callable[[], object] | None = None, timeout: float = 60) -> MariaDBServer:
+        """Stop the server by PID (normal shutdown: it closes every client connection), call ``while_down()``, start
+        it again on the same data directory and port: what clients see when their database restarts."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+        if while_down is not None:
+            while_down()
+        return self.start(timeout, port=self.port)
 
     def stop(self) -> None:
         if self._process is not None:

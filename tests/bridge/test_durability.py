@@ -8,6 +8,8 @@
 - restart PostgreSQL under the bridge: writers get UNAVAILABLE (fast: no hang), then succeed again with the same
   bridge process; nothing acknowledged is lost; the watch stream survives or ends with an error it resumes from; a
   second bridge polling only every 30 s still gets the writes made after the restart at once (its LISTEN reconnects).
+- restart MariaDB under the bridge, under load and then with the load paused: the same, and once the server is back
+  no request fails on a connection the restart closed (the MySQL dialect's connections expose ``fileno()``).
 """
 
 from __future__ import annotations
@@ -330,3 +332,71 @@ def test_after_a_postgresql_restart_no_request_fails_on_a_stale_pooled_connectio
             except grpc.RpcError as exc:
                 failures.append((i, exc.code(), exc.details()))
     assert failures == []
+
+
+def _mariadb_connections(db: MariaDBServer, database: str) -> int:
+    return int(db.sql(f"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{database}'").strip())
+
+
+def test_mariadb_restarts_lose_nothing_and_fail_no_request_once_the_server_is_back(tmp_path: Path) -> None:
+    """MariaDB restarts twice under the same bridge process. Under 4 writers: they get UNAVAILABLE, then succeed
+    again, and once a writer's first write after the restart succeeded none of its later writes fails. With the
+    load paused (the pool's idle connections all die with the server): every request after the restart succeeds on
+    its first try; PyMySQL keeps its socket private, so the dialect's connection exposes ``fileno()`` for the pool's
+    check, or each stale connection failed one request. Nothing acknowledged is lost, and the resuming watcher gets
+    exactly the table's history."""
+    with ExitStack() as stack:
+        db = stack.enter_context(MariaDBServer())  # its own: this test restarts it
+        bridge = stack.enter_context(running(BridgeProcess(db.kine_endpoint("restart"), tmp_path / "bridge")))
+        pid = bridge.pid
+        start = current_revision(bridge) + 1
+        watcher = ResumingWatcher(bridge, start)
+        writers = Writers(bridge, backoff=0.02)
+        try:
+            wait_until(lambda: all(len(writers.acked(w)) >= 20 for w in range(WRITERS)), 60, "writes before")
+            failed_before = len(writers.failed())
+
+            def while_down() -> None:
+                wait_until(
+                    lambda: len({a.writer for a in writers.failed()[failed_before:]}) == WRITERS,
+                    30,
+                    "every writer getting an error while MariaDB is down",
+                )
+
+            db.restart(while_down)
+            back = [len(writers.attempts[w]) for w in range(WRITERS)]  # attempts made before the server was back
+            wait_until(
+                lambda: all(sum(1 for a in writers.attempts[w][back[w] :] if a.revision) >= 20 for w in range(WRITERS)),
+                60,
+                "writes after MariaDB restarted",
+                log=bridge.log,
+            )
+        finally:
+            writers.stop()
+        # the load left several idle connections in the pool; all of them die with the server
+        assert _mariadb_connections(db, "restart") >= WRITERS
+        db.restart()
+        with _channel(bridge) as channel:
+            kv = rpc_pb2_grpc.KVStub(channel)
+            first_try = []
+            for i in range(40):
+                key = PREFIX + b"after/%d" % i
+                try:
+                    r = kv.Put(rpc_pb2.PutRequest(key=key, value=b"v"), timeout=CALL_TIMEOUT)
+                except grpc.RpcError as exc:
+                    first_try.append((i, exc.code(), exc.details()))
+                else:
+                    writers.attempts[0].append(Attempt(0, key, b"v", r.header.revision))  # checked with the rest
+        assert bridge.pid == pid and bridge.log.read_text().count("== kamaji:") == 1, "the bridge was restarted"
+        present, _ = check(bridge, writers, watcher, start)
+    assert first_try == []
+    assert failed_before == 0
+    assert {a.code for a in writers.failed()} == {grpc.StatusCode.UNAVAILABLE}
+    for w in range(WRITERS):
+        after = writers.attempts[w][back[w] :]
+        first = next(i for i, a in enumerate(after) if a.revision)  # its first success once the server was back
+        assert [a for a in after[first:] if not a.revision] == [], f"writer {w}: a write failed after the restart"
+    assert watcher.cancels == []
+    assert set(watcher.errors) <= {grpc.StatusCode.UNAVAILABLE}
+    print(f"MariaDB restarts: {len(writers.failed())} UNAVAILABLE, {present} of them present, "
+          f"{watcher.streams} watch streams, watch errors {watcher.errors}")  # fmt: skip

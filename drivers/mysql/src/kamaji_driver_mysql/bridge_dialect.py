@@ -5,12 +5,13 @@ kine's MySQL schema verbatim (``BIGINT UNSIGNED AUTO_INCREMENT``, ``VARCHAR(630)
 revision, error 1062 as the unique violation, deadlocks (1213) and lock timeouts (1205) retried, kine's multi-table
 ``DELETE ... INNER JOIN`` for compaction (MySQL refuses a subquery on the table being deleted from), and kine's
 DSN: ``mysql://user:pass@tcp(host:port)/db`` (a go-sql-driver DSN), database ``kubernetes`` by default, created when
-missing.
+missing. Connections expose ``fileno()``, so the bridge's pool drops idle ones the server closed (a restart).
 """
 
 from __future__ import annotations
 
 import re
+import socket
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -67,17 +68,29 @@ def parse(dsn: str) -> dict[str, Any]:
     return args
 
 
+class _Connection(pymysql.connections.Connection):
+    """PyMySQL's connection with its socket's ``fileno()``: the bridge's pool selects on an idle connection's socket
+    to see that the server closed it (PyMySQL keeps the socket private, and only learns of the close on the next
+    query, failing it)."""
+
+    def fileno(self) -> int:
+        sock: socket.socket | None = getattr(self, "_sock", None)  # private, not in the stubs
+        if sock is None:
+            raise pymysql.err.InterfaceError(0, "connection closed")
+        return int(sock.fileno())
+
+
 def connect(dsn: str) -> Connection:
     args = parse(dsn)
     try:
-        conn = pymysql.connect(**args, autocommit=True)
+        conn = _Connection(**args, autocommit=True)
     except pymysql.err.OperationalError as exc:
         if exc.args[0] != 1049:  # unknown database
             raise
         admin = {k: v for k, v in args.items() if k != "database"}
         with pymysql.connect(**admin, autocommit=True) as c, c.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS `{args['database'].replace('`', '``')}`")
-        conn = pymysql.connect(**args, autocommit=True)
+        conn = _Connection(**args, autocommit=True)
     return cast(Connection, conn)
 
 
