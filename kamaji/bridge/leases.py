@@ -5,6 +5,12 @@ column holds the lease ID as in etcd. LeaseKeepAlive moves the expiry, LeaseRevo
 attached to the lease (each a tombstone, so watchers see the deletes) and then the lease. Expiry runs in one thread
 per bridge and survives restarts (the expiry time is stored). The clock is injectable: ``clock`` returns
 milliseconds since the epoch.
+
+A live key whose ``lease`` is not a lease in that table was written by kine (or by a bridge with
+``--lease-mode=kine``): its ``lease`` is a TTL in seconds, and it expires as kine would expire it, ``lease`` seconds
+after this bridge saw the write (at start for the keys already there, then as the watch hub delivers each put), with
+a delete conditional on the write's mod revision. Granted IDs are chosen from ``2**30`` up, so only a TTL of 34
+years or more could be taken for a granted lease.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ MAX_TTL = 9_000_000_000
 MIN_TTL = 1
 #: kine's ``lease`` column is a 32-bit INTEGER on PostgreSQL and MySQL: lease IDs stay below 2**31
 MAX_ID = 2**31 - 1
+#: IDs the bridge picks itself start here: a kine TTL (seconds) below it is never mistaken for a granted lease
+MIN_AUTO_ID = 2**30
 
 
 def wall_clock_ms() -> int:
@@ -43,13 +51,31 @@ class Lease:
 
 
 class Leases:
-    def __init__(self, log: SQLLog, *, clock: Callable[[], int] = wall_clock_ms, check_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        log: SQLLog,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+        check_interval: float = 0.5,
+        hub: Hub | None = None,
+    ) -> None:
         self.log = log
         self.clock = clock
         self.check_interval = check_interval
+        #: delivers the puts whose ``lease`` may be a kine TTL; None: the log's hub at ``start`` (the server starts
+        #: the hub first), else only the keys present at start are looked at
+        self.hub = hub
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._token: int | None = None
+        #: kine TTL keys: heap of (deadline ms, mod revision, key), each deleted if still that write when due
+        self._ttl_due: list[tuple[int, int, bytes]] = []
+        #: puts with a lease, not yet told apart (the hub's listener may not query): (seen ms, mod revision, key, lease)
+        self._seen: list[tuple[int, int, bytes, int]] = []
+        self._seen_lock = threading.Lock()
+        #: the live keys still have to be read (at start, after subscribing: a put seen twice is deleted once)
+        self._scan = False
 
     def _one(self, sql: str, params: list[object], *, fetch: bool = True) -> list[tuple[int, ...]]:
         d = self.log.dialect
@@ -74,9 +100,10 @@ class Leases:
         ttl = max(ttl, MIN_TTL)
         with self._lock:
             if lease_id == 0:
-                lease_id = 1 + (self.clock() * 7919) % (MAX_ID - 1)
+                span = MAX_ID - MIN_AUTO_ID + 1
+                lease_id = MIN_AUTO_ID + (self.clock() * 7919) % span
                 while self._one(self.log.dialect.lease_get_sql, [lease_id]):
-                    lease_id = 1 + lease_id % (MAX_ID - 1)
+                    lease_id = MIN_AUTO_ID + (lease_id - MIN_AUTO_ID + 1) % span
             elif not 0 < lease_id <= MAX_ID:
                 raise InvalidRequestError(f"etcdserver: lease ID must be in 1..{MAX_ID} (kine's lease column)")
             elif self._one(self.log.dialect.lease_get_sql, [lease_id]):
@@ -123,13 +150,66 @@ class Leases:
         self._one(self.log.dialect.lease_delete_sql, [lease_id], fetch=False)
 
     def expire(self) -> list[int]:
-        """Revoke every expired lease now; the IDs revoked."""
+        """Revoke every expired lease now, and delete the kine TTL keys that are due; the lease IDs revoked."""
         expired = [r[0] for r in self._one(self.log.dialect.lease_expired_sql, [self.clock()])]
         for lease_id in expired:
             self._drop(lease_id)
+        self._expire_ttl_keys()
         return expired
 
+    # ---- keys with a kine TTL (a ``lease`` that is not a granted lease)
+
+    def _watch(self, events: list[Event]) -> None:
+        """Hub listener (under the hub's lock): only note the leased puts; they are told apart in ``expire``."""
+        leased = [e.kv for e in events if e.type is EventType.PUT and e.kv.lease > 0]
+        if leased:
+            now = self.clock()
+            with self._seen_lock:
+                self._seen.extend((now, kv.mod_revision, kv.key, kv.lease) for kv in leased)
+
+    def _granted(self, lease_ids: set[int]) -> set[int]:
+        """Those of ``lease_ids`` that are leases in the table (expired ones included: their expiry deletes them)."""
+        if len(lease_ids) > 8:
+            return lease_ids & {r[0] for r in self._one(self.log.dialect.lease_all_sql, [])}
+        return {i for i in lease_ids if self._one(self.log.dialect.lease_get_sql, [i])}
+
+    def _expire_ttl_keys(self) -> list[bytes]:
+        """Schedule the leased puts seen since the last call whose lease was not granted, then delete the due ones
+        that are still the write that was seen. Returns the keys deleted."""
+        if self._scan:  # the keys already there at start: seen now (kine's timers also start with the process)
+            now = self.clock()
+            kvs = self.log.range(b"\0", b"\0", keys_only=True).kvs
+            with self._seen_lock:
+                self._seen[:0] = [(now, kv.mod_revision, kv.key, kv.lease) for kv in kvs if kv.lease > 0]
+            self._scan = False
+        with self._seen_lock:
+            seen, self._seen = self._seen, []
+        try:
+            granted = self._granted({lease for _, _, _, lease in seen})
+        except BaseException:
+            with self._seen_lock:  # the database is down: look again next time
+                self._seen[:0] = seen
+            raise
+        for at, revision, key, lease in seen:
+            if lease not in granted:
+                heapq.heappush(self._ttl_due, (at + lease * 1000, revision, key))
+        deleted = []
+        now = self.clock()
+        while self._ttl_due and self._ttl_due[0][0] <= now:
+            _, revision, key = self._ttl_due[0]
+            if self.log.delete(key, revision) is not None:  # None: the key changed (or went) since that write
+                deleted.append(key)
+            heapq.heappop(self._ttl_due)  # only once done: a failed delete is tried again
+        return deleted
+
     def start(self) -> Leases:
+        hub = self.hub if self.hub is not None else self.log.hub
+        self._scan = True  # every live key, then (subscribed first) every put the hub delivers
+        if isinstance(hub, Hub):
+            self.hub = hub
+            self._token = hub.subscribe(self._watch)
+        else:
+            logger.warning("no watch hub: keys written with a kine TTL after start will not expire")
         self._thread = threading.Thread(target=self._run, name="kamaji-bridge-leases", daemon=True)
         self._thread.start()
         return self
@@ -149,6 +229,9 @@ class Leases:
                 failing = False
 
     def stop(self) -> None:
+        if self._token is not None and self.hub is not None:
+            self.hub.unsubscribe(self._token)
+            self._token = None
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
