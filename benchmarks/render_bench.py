@@ -166,7 +166,8 @@ class _Incremental:
         bounds = [tenants * k // parts for k in range(parts + 1)]
         shares = list(itertools.pairwise(bounds))
         self.whole = self._argv("all", 0, tenants)
-        self.shares = [self._argv(f"share-{start}", start, stop) for start, stop in shares]
+        # several share files into one DIR: each run must keep the others' tenants (--no-prune)
+        self.shares = [[*self._argv(f"share-{start}", start, stop), "--no-prune"] for start, stop in shares]
         assert sorted(pool.map(render_dir, self.shares)) == sorted((stop - start, 0) for start, stop in shares)
         self.fresh = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         self.fresh.submit(render_dir, self.shares[0]).result()  # imports, untimed

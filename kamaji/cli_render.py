@@ -1,13 +1,15 @@
 """``kamaji render``: every manifest of one or more tenants, from YAML, with no cluster.
 
-    kamaji render tenant.yaml [--datastore ds.yaml] [--seed-file F] [--now RFC3339] [--address IP] [--force] --out DIR|-
+    kamaji render tenant.yaml [--datastore ds.yaml] [--seed-file F] [--now RFC3339] [--address IP] [--force]
+                  [--no-prune] --out DIR|-
 
 This is the imperative shell around the pure ``kamaji.render``: it reads files, derives what Kamaji would take from
 a running cluster (the UID of a tenant that has none, the datastore password, the DataStore CA) from the seed, and
 writes the result. Without ``--seed-file`` it uses the fixed, public ``DEMO_SEED`` and ``DEMO_NOW``, so the same
 command prints the same bytes everywhere (never use the demo seed for a real cluster: anyone can derive its keys).
 With ``--out DIR`` it is incremental (``kamaji.render_cache``): a tenant whose inputs and files are unchanged since
-the last run into DIR is skipped; ``--force`` renders every tenant again.
+the last run into DIR is skipped; ``--force`` renders every tenant again. After a successful run, the directories
+earlier runs wrote for tenants no longer in the input are pruned (``--no-prune`` keeps them).
 """
 
 from __future__ import annotations
@@ -275,10 +277,12 @@ def render_tenants(args: argparse.Namespace) -> dict[str, bytes]:
 
 @attrs.frozen
 class RenderSummary:
-    """What ``render_to_dir`` did: tenants rendered and written, tenants skipped because nothing changed."""
+    """What ``render_to_dir`` did: tenants rendered and written, tenants skipped because nothing changed, and the
+    directories of tenants no longer in the input that were pruned."""
 
     rendered: int
     unchanged: int
+    pruned: tuple[render_cache.Pruned, ...] = ()
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -412,7 +416,9 @@ def _document(tenant: _Tenant, text: str, inputs: _Inputs) -> Mapping[str, Any]:
 def render_to_dir(args: argparse.Namespace, *, split: bool = True) -> RenderSummary:
     """Render into ``args.out`` incrementally, one tenant at a time (memory stays flat): a tenant whose digest and
     files match its record is skipped, any other is rendered and its files replaced (``--force``: every tenant).
-    An error stops the run; tenants finished before it are complete and recorded, the failing one keeps no record.
+    Then, unless ``--no-prune``, the directories earlier runs wrote for tenants absent from the input are removed
+    (``render_cache.prune``). An error stops the run before any pruning; tenants finished before it are complete
+    and recorded, the failing one keeps no record.
     """
     text = _read(args.tenant)
     inputs = _inputs(args)
@@ -454,10 +460,24 @@ def render_to_dir(args: argparse.Namespace, *, split: bool = True) -> RenderSumm
         tcp = _load_one(_document(tenant, text, inputs), args.tenant)
         files = _render_one(tcp, inputs, args).files(args.side)
         try:
-            render_cache.write_tenant(base, files, digest)
+            render_cache.write_tenant(base, files, digest, "" if single else f"{tenant.namespace}-{tenant.name}")
         except OSError as exc:
             raise KamajiError(f"{base}: cannot write: {exc.strerror or exc}") from None
-    return RenderSummary(len(stale), len(tenants) - len(stale))
+    pruned: list[render_cache.Pruned] = []
+    if args.prune:  # only now: every tenant of the input is written and recorded, so nothing current is at risk
+        try:
+            pruned = render_cache.prune(out, {""} if single else set(seen))
+        except OSError as exc:
+            raise KamajiError(f"{out}: cannot prune: {exc.strerror or exc}") from None
+    return RenderSummary(len(stale), len(tenants) - len(stale), tuple(pruned))
+
+
+def _pruned_line(out: str, pruned: render_cache.Pruned) -> str:
+    if not pruned.where:
+        return f"kamaji render: pruned the one-tenant files at the top of {out} (the input now has several tenants)"
+    where = str(Path(out) / pruned.where)
+    kept = "; files kamaji did not write are left in it" if pruned.kept else ""
+    return f"kamaji render: pruned {where}/ (its tenant is no longer in the input){kept}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -467,8 +487,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         summary = render_to_dir(args)
+        for pruned in summary.pruned:
+            print(_pruned_line(args.out, pruned), file=sys.stderr)
         print(
-            f"kamaji render: {summary.rendered} tenant(s) rendered, {summary.unchanged} unchanged in {args.out}",
+            f"kamaji render: {summary.rendered} tenant(s) rendered, {summary.unchanged} unchanged"
+            + (f", {len(summary.pruned)} pruned" if summary.pruned else "")
+            + f" in {args.out}",
             file=sys.stderr,
         )
     return 0
@@ -491,6 +515,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--side", choices=("all", "management", "tenant"), default="all")
     p.add_argument("--out", required=True, metavar="DIR|-", help="directory (one file per object) or - for stdout")
     p.add_argument("--force", action="store_true", help="with --out DIR: render every tenant, even unchanged ones")
+    p.add_argument(
+        "--no-prune",
+        dest="prune",
+        action="store_false",
+        help="with --out DIR: keep the directories earlier runs wrote for tenants no longer in the input (by default "
+        "they are removed once the run succeeded; only directories holding kamaji's own record are ever touched). "
+        "Needed when several inputs share one DIR",
+    )
     p.set_defaults(run=run)
     return p
 

@@ -6,6 +6,10 @@ its recorded size skips the tenant (nothing issued, rendered or written), make-s
 between runs. The digest is an HMAC keyed with a key derived from the seed, so the record never holds the seed or
 anything computed from it alone. Files are replaced atomically (temp file + rename) and the record is removed
 before and written after them, so a run killed midway never leaves a record vouching for half-written files.
+
+The record also names the directory it was written for (relative to ``--out``; ``""`` for the one-tenant layout),
+so ``prune`` can tell kamaji's own tenant directories from anything else in ``--out`` and remove, after a
+successful run, exactly those whose tenant left the input.
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "FORMAT",
     "RECORD",
+    "Pruned",
+    "Record",
     "canonical",
+    "prune",
     "read_record",
     "split_documents",
     "tenant_hint",
@@ -30,8 +37,9 @@ __all__ = [
     "write_tenant",
 ]
 
-#: Bump when the output layout or what the digest covers changes: every record then stops matching.
-FORMAT = 1
+#: Bump when the output layout, the record or what the digest covers changes: every record then stops matching.
+#: 2: the record names its directory (``dir``), which pruning needs.
+FORMAT = 2
 RECORD = ".kamaji-render.json"
 
 
@@ -117,27 +125,36 @@ def _safe(files: dict[str, Any]) -> bool:
     return set(map(type, files.values())) <= {int}
 
 
-def read_record(base: Path) -> tuple[str, dict[str, int]] | None:
-    """(digest, {relative path: size}) of ``base``'s record; ``None`` when absent, unreadable or malformed."""
+class Record(NamedTuple):
+    """A tenant directory's record: the digest of its inputs, the files written (relative path -> size) and the
+    directory it was written for, relative to ``--out`` (``""``: the one-tenant layout, ``--out`` itself)."""
+
+    digest: str
+    files: dict[str, int]
+    dir: str
+
+
+def read_record(base: Path) -> Record | None:
+    """``base``'s record; ``None`` when absent, unreadable or malformed (or of another ``FORMAT``)."""
     try:
         data = json.loads((base / RECORD).read_bytes())
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("digest"), str):
         return None
-    files = data.get("files")
-    if not isinstance(files, dict) or not files or not _safe(files):
+    files, where = data.get("files"), data.get("dir")
+    if not isinstance(files, dict) or not files or not _safe(files) or not isinstance(where, str):
         return None
-    return data["digest"], files
+    return Record(data["digest"], files, where)
 
 
 def up_to_date(base: Path, digest: str) -> bool:
     """True when ``base``'s record has ``digest`` and every file it lists is there with its recorded size."""
     record = read_record(base)
-    if record is None or not hmac.compare_digest(record[0], digest):
+    if record is None or not hmac.compare_digest(record.digest, digest):
         return False
     root = str(base) + os.sep
-    for rel, size in record[1].items():
+    for rel, size in record.files.items():
         try:
             if os.stat(root + rel).st_size != size:
                 return False
@@ -159,9 +176,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_tenant(base: Path, files: Mapping[str, bytes], digest: str) -> None:
-    """Write one tenant's files under ``base``, drop those its previous record listed and it no longer produces,
-    and write the record last."""
+def write_tenant(base: Path, files: Mapping[str, bytes], digest: str, where: str) -> None:
+    """Write one tenant's files under ``base`` (``where`` relative to ``--out``), drop those its previous record
+    listed and it no longer produces, and write the record last."""
     previous = read_record(base)
     (base / RECORD).unlink(missing_ok=True)  # from here on nothing vouches for base until the new record lands
     made: set[Path] = set()
@@ -172,15 +189,77 @@ def write_tenant(base: Path, files: Mapping[str, bytes], digest: str) -> None:
             made.add(path.parent)
         _atomic_write(path, data)
     if previous is not None:
-        for rel in sorted(previous[1].keys() - files.keys()):
-            (base / rel).unlink(missing_ok=True)
-            parent = (base / rel).parent
-            while parent != base and parent not in made:
-                try:
-                    parent.rmdir()  # a directory the new render no longer fills (e.g. tenant/ after --side management)
-                except OSError:
-                    break
-                parent = parent.parent
-    record = {"digest": digest, "files": {rel: len(data) for rel, data in sorted(files.items())}, "format": FORMAT}
+        _remove_listed(base, sorted(previous.files.keys() - files.keys()), keep=made)
+    record = {
+        "digest": digest,
+        "dir": where,
+        "files": {rel: len(data) for rel, data in sorted(files.items())},
+        "format": FORMAT,
+    }
     base.mkdir(parents=True, exist_ok=True)
     _atomic_write(base / RECORD, json.dumps(record, sort_keys=True, indent=0).encode() + b"\n")
+
+
+def _inside(base: Path, rel: str) -> bool:
+    """``base/rel`` resolves to that very place: no directory on the way is a symbolic link leading elsewhere
+    (the file itself may be a link: unlinking removes the link, not its target)."""
+    parent = os.path.dirname(rel)
+    real = os.path.realpath(base / parent) if parent else os.path.realpath(base)
+    return real == os.path.normpath(os.path.join(os.path.realpath(base), parent))
+
+
+def _remove_listed(base: Path, rels: Collection[str], keep: Collection[Path] = ()) -> None:
+    """Unlink ``rels`` under ``base`` and every directory below ``base`` they leave empty (but not ``keep``)."""
+    for rel in rels:
+        if not _inside(base, rel):
+            continue
+        path = base / rel
+        path.unlink(missing_ok=True)
+        parent = path.parent
+        while parent != base and parent not in keep:
+            try:
+                parent.rmdir()  # no longer filled (e.g. tenant/ after --side management); fails if not empty
+            except OSError:
+                break
+            parent = parent.parent
+
+
+class Pruned(NamedTuple):
+    """A tenant directory ``prune`` removed (``where`` relative to ``--out``; ``""``: the one-tenant files at the top
+    of ``--out``), and whether files kamaji did not write kept the directory itself in place."""
+
+    where: str
+    kept: bool
+
+
+def prune(out: Path, current: Collection[str]) -> list[Pruned]:
+    """Remove what earlier runs wrote into ``out`` for tenants that are no longer there, and nothing else.
+
+    ``current`` holds the directories (relative to ``out``) this run's tenants own, ``""`` for the one-tenant
+    layout. Candidates are ``out`` itself and its direct subdirectories (not symbolic links) outside ``current``;
+    one is pruned only when it holds a valid record naming that very directory, i.e. written by a run into this
+    ``out``. Then the files its record lists, the record (last, so an interrupted prune is finished by the next
+    run) and the directories that leaves empty are removed; any other file stays, and so does its directory.
+    """
+    candidates: list[tuple[str, Path]] = [] if "" in current else [("", out)]
+    try:
+        with os.scandir(out) as entries:
+            names = sorted(e.name for e in entries if e.name not in current and e.is_dir(follow_symlinks=False))
+    except OSError:  # no --out yet, or not a directory: nothing of ours to prune
+        return []
+    candidates += [(name, out / name) for name in names]
+    pruned: list[Pruned] = []
+    for where, base in candidates:
+        record = read_record(base)
+        if record is None or record.dir != where:
+            continue
+        _remove_listed(base, sorted(record.files))
+        (base / RECORD).unlink(missing_ok=True)
+        if where:
+            try:
+                base.rmdir()
+            except OSError:
+                pruned.append(Pruned(where, kept=True))
+                continue
+        pruned.append(Pruned(where, kept=False))
+    return pruned
