@@ -32,7 +32,8 @@ def inputs(**changes: Any) -> Any:
 
 
 def digest(doc: dict[str, Any], *, text: bool = False, single: bool = False, inp: Any = None, **args: Any) -> str:
-    meta = doc.get("metadata") or {}
+    meta = doc.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}  # a generated change may make it a scalar
     tenant = (
         cli_render._Tenant(meta.get("namespace"), meta.get("name"), text=json.dumps(doc), datastores=("default",))
         if text
