@@ -33,18 +33,18 @@ DRIVERS: tuple[str, ...] = ("etcd", "MySQL", "PostgreSQL", "NATS")
 DEFAULT_KINE_IMAGE = "rancher/kine:v0.17.5"
 
 #: kubeadm's CoreDNS version per Kubernetes minor (``constants.CoreDNSVersion``), used when the addon gives no tag.
-#: Verified: 1.31 and 1.32 -> v1.11.3, 1.33 -> v1.12.0 (coredns/deployment PRs #301, #303, #306, citing
-#: kubernetes/kubernetes build/dependencies.yaml of each release). 1.34-1.36 are not verified against an upstream
-#: source yet: third-party test fixtures of kubeadm's constants.go show v1.12.1 for 1.34, v1.13.1 for 1.35 and
-#: v1.14.2 for 1.36, which would make 1.35 and 1.36 below wrong; check release-1.35/1.36 constants.go and update
-#: (with the golden files) once confirmed.
+#: Sources (docs/rendering.md, "Where the addon manifests come from"): 1.31-1.33 coredns/deployment
+#: CoreDNS-k8s_version.md (PRs #301, #303, #306, citing build/dependencies.yaml); 1.34 build/dependencies.yaml of
+#: v1.34.1; 1.35 kubernetes PR #133968 "Update coredns to v1.13.1" (in v1.35.0-beta.0) with corefile-migration
+#: v1.0.26 -> v1.0.29 (the release that added 1.13.1) in CHANGELOG-1.35; 1.36 CHANGELOG-1.36 (v1.36.0): "Updated
+#: CoreDNS to v1.14.2" (#137605).
 COREDNS_VERSIONS: dict[int, str] = {
     31: "v1.11.3",
     32: "v1.11.3",
     33: "v1.12.0",
     34: "v1.12.1",
-    35: "v1.12.1",
-    36: "v1.13.1",
+    35: "v1.13.1",
+    36: "v1.14.2",
 }
 
 

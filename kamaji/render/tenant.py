@@ -406,6 +406,7 @@ def kube_proxy(ctx: Context) -> list[dict[str, Any]]:
                                 "env": [
                                     {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
                                 ],
+                                # still privileged upstream (kubeadm#2948, a non-privileged kube-proxy, is open)
                                 "securityContext": {"privileged": True},
                                 "volumeMounts": [
                                     {"name": "kube-proxy", "mountPath": "/var/lib/kube-proxy"},
@@ -418,8 +419,9 @@ def kube_proxy(ctx: Context) -> list[dict[str, Any]]:
                         "nodeSelector": {"kubernetes.io/os": "linux"},
                         "priorityClassName": "system-node-critical",
                         "serviceAccountName": "kube-proxy",
-                        # kubeadm's KubeProxyDaemonSet19 (cmd/kubeadm/app/phases/addons/proxy/manifests.go)
-                        "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}, {"operator": "Exists"}],
+                        # kubeadm's KubeProxyDaemonSet19 (cmd/kubeadm/app/phases/addons/proxy/manifests.go): one
+                        # toleration of everything since kubernetes#101966 (v1.22) dropped CriticalAddonsOnly
+                        "tolerations": [{"operator": "Exists"}],
                         "volumes": [
                             {"name": "kube-proxy", "configMap": {"name": "kube-proxy"}},
                             {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}},

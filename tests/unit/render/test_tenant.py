@@ -177,3 +177,22 @@ def test_the_memoized_kubelet_text_is_the_unmemoized_one_for_every_input(minor: 
             kubelet_minor=minor, cluster_dns=dns, cluster_domain=domain, cgroup_driver=driver
         )
         assert text == dump_yaml(expected).decode()
+
+
+#: kubeadm's CoreDNSVersion per minor, each from an upstream source (docs/rendering.md, "Where the addon manifests
+#: come from"); written out here so a slip in the table is a failing test, not a silent image change.
+KUBEADM_COREDNS = {31: "v1.11.3", 32: "v1.11.3", 33: "v1.12.0", 34: "v1.12.1", 35: "v1.13.1", 36: "v1.14.2"}
+
+
+@pytest.mark.parametrize("minor", sorted(KUBEADM_COREDNS))
+def test_addons_follow_kubeadm_for_each_minor(minor: int) -> None:
+    d = doc(addons={"coreDNS": {}, "kubeProxy": {}})
+    d["spec"]["kubernetes"]["version"] = f"v1.{minor}.2"
+    rendered = render_doc(d)
+    coredns = rendered.find("Deployment", "coredns", "kube-system")["spec"]["template"]["spec"]["containers"][0]
+    assert coredns["image"] == f"registry.k8s.io/coredns/coredns:{KUBEADM_COREDNS[minor]}"
+    # kubeadm's KubeProxyDaemonSet19, unchanged across 1.31-1.36: privileged, and one toleration of everything
+    pod = rendered.find("DaemonSet", "kube-proxy", "kube-system")["spec"]["template"]["spec"]
+    assert pod["containers"][0]["securityContext"] == {"privileged": True}
+    assert pod["tolerations"] == [{"operator": "Exists"}]
+    assert pod["containers"][0]["image"] == f"registry.k8s.io/kube-proxy:v1.{minor}.2"
