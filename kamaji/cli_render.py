@@ -1,6 +1,6 @@
 """``kamaji render``: every manifest of one or more tenants, from YAML, with no cluster.
 
-    kamaji render tenant.yaml [--datastore ds.yaml] [--seed-file F] [--now RFC3339] [--address IP] [--force]
+    kamaji render tenant.yaml|tenants/ [--datastore ds.yaml] [--seed-file F] [--now RFC3339] [--address IP] [--force]
                   [--no-prune] --out DIR|-
 
 This is the imperative shell around the pure ``kamaji.render``: it reads files, derives what Kamaji would take from
@@ -172,11 +172,38 @@ def render_tenant(
 
 def _read(path: str) -> str:
     try:
-        return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            return sys.stdin.read()
+        if Path(path).is_dir():
+            return _read_dir(Path(path))
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise KamajiError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise KamajiError(f"{path}: not UTF-8 text") from None
+
+
+_DIRECTIVE_FIRST = re.compile(r"(?:[ \t]*(?:#.*)?\n)*%")
+
+
+def _read_dir(path: Path) -> str:
+    """The ``*.yaml`` and ``*.yml`` files directly in ``path`` (sorted by name, hidden ones skipped) as one stream:
+    each file starts a new document (``---``; ``...`` before one that opens with ``%`` directives)."""
+    files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
+    parts: list[str] = []
+    for file in files:
+        if not file.is_file():
+            continue
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise KamajiError(f"{file}: not UTF-8 text") from None
+        directives = _DIRECTIVE_FIRST.match(text) is not None
+        parts.append(("" if not parts else "...\n") if directives else "---\n")
+        parts.append(text if text.endswith("\n") or not text else text + "\n")
+    if not parts:
+        raise SpecError(f"{path}: no *.yaml or *.yml file in the directory")
+    return "".join(parts)
 
 
 def _load(path: str) -> list[Any]:
@@ -505,7 +532,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="render every manifest of the tenants in a file (no cluster needed)",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    p.add_argument("tenant", metavar="TENANT_YAML", help="TenantControlPlane YAML ('-' for stdin)")
+    p.add_argument(
+        "tenant",
+        metavar="TENANT_YAML",
+        help="TenantControlPlane YAML: a file, '-' for stdin, or a directory (its *.yaml and *.yml files, by name)",
+    )
     p.add_argument("--datastore", metavar="FILE", help="DataStore YAML (default: a demo etcd DataStore 'default')")
     p.add_argument("--seed-file", metavar="FILE", help="the tenants' secret seed, >= 32 bytes (default: public demo)")
     p.add_argument("--now", metavar="RFC3339", help=f"issue time (default {DEMO_NOW.isoformat()})")

@@ -251,3 +251,39 @@ def test_after_every_run_dir_holds_exactly_the_current_tenants(sequence: list[tu
             )
             assert dirs(out) == expected_dirs
             assert not [p for p in out.rglob("*") if p.is_dir() and not any(p.iterdir())]  # no empty directory left
+
+
+def test_a_directory_of_tenant_files_and_the_deleted_file_s_tenant_pruned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``kamaji render tenants/ --out out/``: every *.yaml/*.yml file of the directory, by name; delete one and
+    re-run, and its tenant's directory is gone."""
+    src, out = tmp_path / "tenants", tmp_path / "out"
+    src.mkdir()
+    (src / "a.yaml").write_text(yaml.safe_dump_all([tenant("a"), tenant("b")]))  # no leading ---
+    (src / "c.yml").write_text("# tenant c\n---\n" + yaml.safe_dump(tenant("c")).rstrip("\n"))  # no final newline
+    (src / "d.yaml").write_text("%YAML 1.1\n---\n" + yaml.safe_dump(tenant("d")) + "...\n")  # directives
+    (src / "notes.txt").write_text("kind: nonsense\n")  # not YAML by name: ignored
+    (src / ".hidden.yaml").write_text("kind: nonsense\n")
+    (src / "sub").mkdir()
+    (src / "sub" / "e.yaml").write_text(yaml.safe_dump(tenant("e")))  # not recursive
+    assert cli_render.main([str(src), "--out", str(out)]) == 0
+    assert dirs(out) == {"tenants-a", "tenants-b", "tenants-c", "tenants-d"}
+    single = tmp_path / "single"
+    render(tmp_path, [tenant(n) for n in "abcd"], single)  # the same tenants from one file: the same manifests
+    assert {k: v for k, v in tree(out).items() if render_cache.RECORD not in k} == {
+        k: v for k, v in tree(single).items() if render_cache.RECORD not in k
+    }
+    capsys.readouterr()
+    assert cli_render.main([str(src), "--out", str(out)]) == 0
+    assert capsys.readouterr().err == f"kamaji render: 0 tenant(s) rendered, 4 unchanged in {out}\n"
+    (src / "c.yml").unlink()
+    assert cli_render.main([str(src), "--out", str(out)]) == 0
+    assert dirs(out) == {"tenants-a", "tenants-b", "tenants-d"}
+    assert "pruned" in capsys.readouterr().err
+    for child in src.iterdir():
+        if child.is_file():
+            child.unlink()
+    assert cli_render.main([str(src), "--out", str(out)]) == 1  # no tenant file at all: an error, nothing pruned
+    assert "no *.yaml or *.yml file" in capsys.readouterr().err
+    assert dirs(out) == {"tenants-a", "tenants-b", "tenants-d"}
