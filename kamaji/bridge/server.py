@@ -126,7 +126,7 @@ class Bridge:
         self.log = log
         self.version = version
         self.hub = Hub(log, poll_interval=poll_interval, progress_interval=progress_interval)
-        self.leases = Leases(log, check_interval=lease_check_interval)
+        self.leases = Leases(log, check_interval=lease_check_interval, hub=self.hub)
         self.client_urls = client_urls
         #: set by ``BridgeServer(metrics_address=...)``; None: nothing is counted
         self.metrics: Metrics | None = None
