@@ -52,10 +52,17 @@ class Result:
     latencies_ms: tuple[float, ...]
     missed: int
     server_cpu: float = float("nan")  # seconds of CPU the server process used during the run
+    db_cpu: float = float("nan")  # ... PostgreSQL's processes (0 for etcd, which has no PostgreSQL behind it)
+    client_cpu: float = float("nan")  # ... this process: the client's workers and its watcher
+    busy: float = float("nan")  # the fraction of the machine's CPU time in use during the run (every process)
 
     @property
     def cpu_per_request_us(self) -> float:
         return self.server_cpu / self.requests * 1e6
+
+    @property
+    def total_per_request_us(self) -> float:
+        return (self.server_cpu + self.db_cpu + self.client_cpu) / self.requests * 1e6
 
     @property
     def throughput(self) -> float:
@@ -72,6 +79,23 @@ def process_cpu(pid: int) -> float:
     """User + system CPU seconds of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu(parent: int) -> float:
+    """CPU seconds of ``parent`` and its live children (PostgreSQL's backends are the postmaster's children)."""
+    total = process_cpu(parent)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine (/proc/stat: all but idle and iowait are busy)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 def _txn(kv: rpc_pb2_grpc.KVStub, key: bytes, mod: int, value: bytes) -> rpc_pb2.TxnResponse:
@@ -172,15 +196,16 @@ def run_target(name: str, endpoint: str, workers: int, iterations: int, round_: 
 def table(results: list[Result]) -> str:
     kine = next((r for r in results if r.target == "kine"), None)
     lines = [
-        "| target | requests | seconds | requests/s | vs kine | server CPU µs/request | watch p50 (ms) "
-        "| watch p99 (ms) | events missed |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| target | requests | seconds | requests/s | vs kine | server CPU µs/request | PostgreSQL CPU µs/request "
+        "| client CPU µs/request | machine busy | watch p50 (ms) | watch p99 (ms) | events missed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         ratio = f"{r.throughput / kine.throughput:.2f}x" if kine is not None else "-"
         lines.append(
             f"| {r.target} | {r.requests} | {r.seconds:.2f} | {r.throughput:.0f} | {ratio} | "
-            f"{r.cpu_per_request_us:.0f} | {r.percentile(50):.1f} | {r.percentile(99):.1f} | {r.missed} |"
+            f"{r.cpu_per_request_us:.0f} | {r.db_cpu / r.requests * 1e6:.0f} | {r.client_cpu / r.requests * 1e6:.0f} "
+            f"| {r.busy:.0%} | {r.percentile(50):.1f} | {r.percentile(99):.1f} | {r.missed} |"
         )
     return "\n".join(lines)
 
@@ -265,7 +290,7 @@ def grpc_floor(kind: str, workers: int, requests: int, dsn: str = "") -> tuple[f
         child.join(10)
 
 
-def goals(best: dict[str, Result]) -> str:
+def goals(best: dict[str, Result], floor_cpu_us: float = float("nan")) -> str:
     lines = []
     bridge, kine = best.get("bridge"), best.get("kine")
     if bridge is not None and kine is not None:
@@ -275,6 +300,16 @@ def goals(best: dict[str, Result]) -> str:
             f"spends {bridge.cpu_per_request_us:.0f} µs of CPU per request against kine's "
             f"{kine.cpu_per_request_us:.0f} µs, and one Python process runs on one core at a time (the GIL), while "
             "this machine's cores are shared by the client, PostgreSQL and the server under test."
+        )
+        others = (bridge.db_cpu + bridge.client_cpu) / bridge.requests * 1e6
+        budget = kine.total_per_request_us - others
+        lines.append(
+            f"CPU budget: the machine was {bridge.busy:.0%} busy during the bridge's run and {kine.busy:.0%} during "
+            f"kine's; a request cost {bridge.total_per_request_us:.0f} µs of CPU in all (server, PostgreSQL, client) "
+            f"on the bridge and {kine.total_per_request_us:.0f} µs on kine. To serve kine's rate in the same CPU, "
+            f"with PostgreSQL and the client costing what they did in the bridge's run ({others:.0f} µs), the "
+            f"bridge could spend at most {budget:.0f} µs per request: grpcio's sync server with an empty handler "
+            f"costs {floor_cpu_us:.0f} µs (the floor below)."
         )
     metered = best.get("bridge-metrics")
     if bridge is not None and metered is not None:
@@ -375,9 +410,17 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.repeat):
             for name in targets:
                 before = process_cpu(pids[name])
+                db_before, client_before, machine_before = children_cpu(pg.pid), sum(os.times()[:2]), machine_cpu()
                 with Scraper(metrics_ports.get(name)):
                     result = run_target(name, endpoints[name], args.workers, args.iterations, round_)
-                result = attrs.evolve(result, server_cpu=process_cpu(pids[name]) - before)
+                busy, total = (after - start for after, start in zip(machine_cpu(), machine_before, strict=True))
+                result = attrs.evolve(
+                    result,
+                    server_cpu=process_cpu(pids[name]) - before,
+                    db_cpu=children_cpu(pg.pid) - db_before if name != "etcd" else 0.0,
+                    client_cpu=sum(os.times()[:2]) - client_before,
+                    busy=busy / total,
+                )
                 print(f"round {round_}: {name} {result.throughput:.0f} requests/s", file=sys.stderr)
                 spread.setdefault(name, []).append(result.throughput)
                 if name not in best or result.throughput > best[name].throughput:
@@ -406,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(text)
     print(rounds)
+    print(goals(best, floors["sync"][0]))
     print(floor)
     if args.append_to is not None:
         command = (
@@ -423,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         section = (
             "## Bridge: kamaji bridge vs kine vs etcd on PostgreSQL 15 (`benchmarks/bridge_bench.py`)\n\n"
-            f"{about}\n\n{text}\n\n{rounds}\n\n{goals(best)}\n\n{floor}\n\n"
+            f"{about}\n\n{text}\n\n{rounds}\n\n{goals(best, floors['sync'][0])}\n\n{floor}\n\n"
             f"Reproduce: `{command} --append-to docs/benchmarks.md`\n"
         )
         write_section(args.append_to, "bridge-bench", section)
