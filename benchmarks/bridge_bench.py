@@ -290,7 +290,7 @@ def grpc_floor(kind: str, workers: int, requests: int, dsn: str = "") -> tuple[f
         child.join(10)
 
 
-def goals(best: dict[str, Result], floor_cpu_us: float = float("nan")) -> str:
+def goals(best: dict[str, Result], floors: dict[str, tuple[float, float]] | None = None) -> str:
     lines = []
     bridge, kine = best.get("bridge"), best.get("kine")
     if bridge is not None and kine is not None:
@@ -308,8 +308,13 @@ def goals(best: dict[str, Result], floor_cpu_us: float = float("nan")) -> str:
             f"kine's; a request cost {bridge.total_per_request_us:.0f} µs of CPU in all (server, PostgreSQL, client) "
             f"on the bridge and {kine.total_per_request_us:.0f} µs on kine. To serve kine's rate in the same CPU, "
             f"with PostgreSQL and the client costing what they did in the bridge's run ({others:.0f} µs), the "
-            f"bridge could spend at most {budget:.0f} µs per request: grpcio's sync server with an empty handler "
-            f"costs {floor_cpu_us:.0f} µs (the floor below)."
+            f"bridge could spend at most {budget:.0f} µs per request"
+            + (
+                f": grpcio with an empty handler costs {floors['sync'][0]:.0f} µs on the sync server and "
+                f"{floors['aio'][0]:.0f} µs on grpc.aio (the floor below)."
+                if floors
+                else "."
+            )
         )
     metered = best.get("bridge-metrics")
     if bridge is not None and metered is not None:
@@ -449,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(text)
     print(rounds)
-    print(goals(best, floors["sync"][0]))
+    print(goals(best, floors))
     print(floor)
     if args.append_to is not None:
         command = (
@@ -467,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         section = (
             "## Bridge: kamaji bridge vs kine vs etcd on PostgreSQL 15 (`benchmarks/bridge_bench.py`)\n\n"
-            f"{about}\n\n{text}\n\n{rounds}\n\n{goals(best, floors['sync'][0])}\n\n{floor}\n\n"
+            f"{about}\n\n{text}\n\n{rounds}\n\n{goals(best, floors)}\n\n{floor}\n\n"
             f"Reproduce: `{command} --append-to docs/benchmarks.md`\n"
         )
         write_section(args.append_to, "bridge-bench", section)
