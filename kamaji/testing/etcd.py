@@ -148,7 +148,11 @@ class EtcdServer:
         self._dir.cleanup()
 
     def __enter__(self) -> EtcdServer:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # a server that never became ready is stopped, its directory removed
+            self.stop()
+            raise
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

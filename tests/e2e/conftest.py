@@ -25,12 +25,8 @@ from kamaji_local import LocalTenant, UpResult, down, tenant_dir, up
 @pytest.fixture(scope="session")
 def e2e_etcd() -> Iterator[EtcdServer]:
     """The built etcd with TLS client-certificate auth, for the e2e tenants alone (the etcd driver enables auth)."""
-    server = EtcdServer(tls=True, name="kamaji-e2e")
-    try:
-        server.start()
+    with EtcdServer(tls=True, name="kamaji-e2e") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -27,12 +27,8 @@ SECRETS = 40  # per namespace
 
 @pytest.fixture(scope="session")
 def migrate_etcd() -> Iterator[EtcdServer]:
-    server = EtcdServer(tls=True, name="kamaji-migrate")
-    try:
-        server.start()
+    with EtcdServer(tls=True, name="kamaji-migrate") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -141,12 +141,8 @@ def management(reconcile_apiserver: KubeAPIServer, postgres_server: PostgresServ
 @pytest.fixture(scope="session")
 def reconcile_etcd() -> Iterator[EtcdServer]:
     """An etcd with TLS of the reconcile tests' own: the etcd driver enables auth on it."""
-    server = EtcdServer(tls=True, name="kamaji-reconcile-etcd")
-    try:
-        server.start()
+    with EtcdServer(tls=True, name="kamaji-reconcile-etcd") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
