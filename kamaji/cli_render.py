@@ -17,15 +17,25 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
+import itertools
+import multiprocessing as mp
+import os
+import pickle
 import re
+import signal
 import sys
+import threading
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TextIO, TypeVar
 
 import attrs
 import yaml
@@ -206,17 +216,18 @@ def _read_dir(path: Path) -> str:
     return "".join(parts)
 
 
-def _load(path: str) -> list[Any]:
-    objects: list[Any] = []
+def _load(path: str) -> list[tuple[Any, Any]]:
+    """Every document of ``path`` with its loaded object; every problem of every document at once."""
+    loaded: list[tuple[Any, Any]] = []
     problems: list[FieldError] = []
     for doc in api.parse_yaml(_read(path)):
         try:
-            objects.append(api.load(doc))
+            loaded.append((doc, api.load(doc)))
         except ValidationError as exc:
             problems += [FieldError("", f"{path}: {exc.subject}: {e}") for e in exc.errors]
     if problems:
         raise ValidationError(problems)
-    return objects
+    return loaded
 
 
 def parse_now(text: str) -> datetime:
@@ -285,20 +296,293 @@ def _render_one(tcp: TenantControlPlane, inputs: _Inputs, args: argparse.Namespa
     )
 
 
+# --- rendering on worker processes -------------------------------------------------------------------------------
+# Workers render whole tenants (parse, load, PKI, objects, serialization) and send the bytes back; the parent alone
+# writes files, the stream and the records, in input order, so the output does not depend on --jobs.
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@attrs.frozen
+class _Job:
+    """What rendering a tenant needs besides the tenant; sent once to each worker."""
+
+    inputs: _Inputs
+    path: str
+    address: str | None
+    kubelet_minor: int | None
+    side: Literal["management", "tenant", "all"]
+    stream: bool  # the ``-`` stream (one YAML text per tenant) rather than files
+
+    @classmethod
+    def of(cls, args: argparse.Namespace, inputs: _Inputs) -> _Job:
+        return cls(inputs, args.tenant, args.address, args.kubelet_minor, args.side, args.out == "-")
+
+
+_WORKER_JOB: _Job | None = None  # set in each worker by _init_worker
+
+
+def _init_worker(job: _Job) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the pool, which stops us
+
+
+def _worker_job() -> _Job:
+    assert _WORKER_JOB is not None, "not in a worker"
+    return _WORKER_JOB
+
+
+Output = bytes | dict[str, bytes]
+
+
+Payload = str | Mapping[str, Any] | TenantControlPlane
+
+
+def _render_payload(job: _Job, payload: Payload) -> Output:
+    """One tenant to bytes: its text (already checked to be one TenantControlPlane document), its document or the
+    loaded tenant (in-process: documents travel to workers, they are smaller and cheaper to pickle)."""
+    if isinstance(payload, TenantControlPlane):
+        tcp = payload
+    else:
+        tcp = _load_one(api.parse_yaml(payload)[0] if isinstance(payload, str) else payload, job.path)
+    rendered = render_tenant(
+        tcp,
+        job.inputs.datastores,
+        seed=job.inputs.seed,
+        now=job.inputs.now,
+        address=job.address,
+        images=job.inputs.images,
+        kubelet_minor=job.kubelet_minor,
+    )
+    return rendered.to_yaml(job.side) if job.stream else rendered.files(job.side)
+
+
+@attrs.frozen
+class _Failure:
+    """A KamajiError on its way from a worker to the parent: exceptions pickle by their ``args``, which do not hold
+    a ValidationError's errors and subject, so those travel as fields and the parent raises the error again."""
+
+    kind: type[KamajiError]
+    args: tuple[Any, ...]
+    errors: tuple[FieldError, ...] = ()
+    subject: str = ""
+
+    @classmethod
+    def of(cls, exc: KamajiError) -> _Failure:
+        if isinstance(exc, ValidationError):
+            return cls(type(exc), (), exc.errors, exc.subject)
+        failure = cls(type(exc), exc.args)
+        try:  # what does not come back as itself comes back as its text
+            if str(pickle.loads(pickle.dumps(failure)).error()) == str(exc):
+                return failure
+        except Exception:  # any failure to round-trip: fall through to the text
+            pass
+        return cls(KamajiError, (str(exc),))
+
+    def error(self) -> KamajiError:
+        if issubclass(self.kind, ValidationError):
+            return self.kind(self.errors, subject=self.subject)
+        return self.kind(*self.args)
+
+
+def _render_chunk(payloads: Sequence[Payload]) -> tuple[list[Output], _Failure | None]:
+    """In a worker: the outputs of consecutive tenants, up to the first error (then that error)."""
+    job = _worker_job()
+    outputs: list[Output] = []
+    for payload in payloads:
+        try:
+            outputs.append(_render_payload(job, payload))
+        except KamajiError as exc:
+            return outputs, _Failure.of(exc)
+    return outputs, None
+
+
+def _first_unverified(tenants: Sequence[_Tenant]) -> int | None:
+    """In a worker: the index of the first tenant whose text is not what its hints read (or does not parse)."""
+    inputs = _worker_job().inputs
+    for i, tenant in enumerate(tenants):
+        try:
+            _document(tenant, "", inputs)
+        except (_Unsplittable, ValidationError):
+            return i
+    return None
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Workers:
+    """A process pool that runs tasks over consecutive chunks of a list, results consumed in input order, with at
+    most ``2 * jobs`` chunks in flight (memory stays bounded however long the input). Leaving the ``with`` block,
+    normally or by an error, cancels what has not started and waits for every worker to exit."""
+
+    def __init__(self, job: _Job, jobs: int) -> None:
+        self.jobs = jobs
+        # fork is cheap (nothing to import again) but unsafe in a process that runs threads
+        method = "fork" if threading.active_count() == 1 and "fork" in mp.get_all_start_methods() else "spawn"
+        self.pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context(method), initializer=_init_worker,
+                                        initargs=(job,))  # fmt: skip
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def map(self, fn: Callable[[Sequence[T]], R], items: Sequence[T], size: int) -> Iterator[R]:
+        """``fn`` of each chunk of ``size`` consecutive items, in order."""
+        chunks = (items[i : i + size] for i in range(0, len(items), size))
+        window: deque[Future[R]] = deque(self.pool.submit(fn, c) for c in itertools.islice(chunks, 2 * self.jobs))
+        while window:
+            result = window.popleft().result()
+            window.extend(self.pool.submit(fn, c) for c in itertools.islice(chunks, 1))  # keep the workers busy
+            yield result
+
+
+def _chunk_size(items: int, jobs: int) -> int:
+    """Tenants per task: enough to amortize a task's cost, few enough to spread and to stop soon on an error."""
+    return max(1, min(8, items // (4 * jobs)))
+
+
+def _rendered(
+    job: _Job,
+    payloads: Sequence[Payload],
+    workers: _Workers | None,
+    consume: Callable[[int, Output], None],
+    progress: Progress | None,
+) -> None:
+    """Render every payload, in-process or on ``workers``, and hand each output to ``consume`` in input order;
+    the first error is raised once every output before it has been consumed."""
+    if workers is None:
+        for i, payload in enumerate(payloads):
+            consume(i, _render_payload(job, payload))
+            if progress:
+                progress.advance(1)
+        return
+    i = 0
+    for outputs, error in workers.map(_render_chunk, payloads, _chunk_size(len(payloads), workers.jobs)):
+        for output in outputs:
+            consume(i, output)
+            i += 1
+        if progress:
+            progress.advance(len(outputs))
+        if error is not None:
+            raise error.error()
+
+
+def _workers(job: _Job, jobs: int, tenants: int) -> _Workers | contextlib.nullcontext[None]:
+    """Worker processes for ``tenants`` tenants (no more than there are tenants), or none: render in-process."""
+    jobs = min(jobs, tenants)
+    return _Workers(job, jobs) if jobs > 1 else contextlib.nullcontext()
+
+
+# --- the progress bar ---------------------------------------------------------------------------------------------
+
+
+def progress_line(done: int, total: int, elapsed: float, width: int = 24) -> str:
+    """The progress bar's text (no ``\\r``): tenants done / total, rate, time left. Pure: the caller owns the clock.
+
+    >>> progress_line(250, 1000, 2.0)
+    'kamaji render [######------------------]    250/1,000 tenants    125/s  ETA 0:06'
+    """
+    filled = width * done // total if total else width
+    rate = done / elapsed if elapsed > 0 else 0.0
+    if done >= total:
+        eta = f"in {_clock(elapsed)}"
+    elif rate > 0:
+        eta = f"ETA {_clock((total - done) / rate)}"
+    else:
+        eta = "ETA -:--"
+    bar = "#" * filled + "-" * (width - filled)
+    return f"kamaji render [{bar}] {done:>{len(f'{total:,}')},}/{total:,} tenants {rate:>6,.0f}/s  {eta}"
+
+
+def _clock(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02}:{s % 60:02}" if s >= 3600 else f"{s // 60}:{s % 60:02}"
+
+
+class Progress:
+    """The bar on ``stream``, redrawn in place with ``\\r`` at most every ``interval`` seconds, ended by a newline."""
+
+    def __init__(
+        self, total: int, stream: TextIO, *, clock: Callable[[], float] = time.monotonic, interval: float = 0.1
+    ) -> None:
+        self.total, self.stream, self.clock, self.interval = total, stream, clock, interval
+        self.done = 0
+        self.start = self.drawn_at = clock()
+        self.width = 0
+        self._draw()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.clock() - self.drawn_at >= self.interval:
+            self._draw()
+
+    def close(self) -> None:
+        self._draw()
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def _draw(self) -> None:
+        self.drawn_at = self.clock()
+        line = progress_line(self.done, self.total, self.drawn_at - self.start)
+        self.stream.write("\r" + line.ljust(self.width))  # blanks over the end of a longer previous line
+        self.width = len(line)
+        self.stream.flush()
+
+
+def _progress(args: argparse.Namespace, total: int) -> contextlib.AbstractContextManager[Progress | None]:
+    """A progress bar on stderr for ``total`` tenants: ``--progress``, ``--no-progress``, else when it is a TTY."""
+    show = getattr(args, "progress", None)
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show or not total:
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def bar() -> Iterator[Progress]:
+        progress = Progress(total, sys.stderr)
+        try:
+            yield progress
+        finally:
+            progress.close()  # also on an error: the message then starts on a line of its own
+
+    return bar()
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    jobs: int | None = getattr(args, "jobs", None)
+    return default_jobs() if jobs is None else jobs
+
+
 def render_tenants(args: argparse.Namespace) -> dict[str, bytes]:
     """Every output file (relative path → bytes) for the parsed arguments; nothing is written."""
-    tenants = [o for o in _load(args.tenant) if isinstance(o, TenantControlPlane)]
+    tenants = [(doc, o) for doc, o in _load(args.tenant) if isinstance(o, TenantControlPlane)]
     if not tenants:
         raise SpecError(f"{args.tenant}: no TenantControlPlane in the file")
     inputs = _inputs(args)
+    job = _Job.of(args, inputs)
     out: dict[str, bytes] = {}
-    for tcp in tenants:
-        rendered = _render_one(tcp, inputs, args)
-        if args.out == "-":
-            out[f"{tcp.metadata.namespace}/{tcp.metadata.name}"] = rendered.to_yaml(args.side)
+
+    def consume(i: int, output: Output) -> None:
+        tcp = tenants[i][1]
+        if isinstance(output, bytes):
+            out[f"{tcp.metadata.namespace}/{tcp.metadata.name}"] = output
         else:
             prefix = f"{tcp.metadata.namespace}-{tcp.metadata.name}/" if len(tenants) > 1 else ""
-            out.update({prefix + k: v for k, v in rendered.files(args.side).items()})
+            out.update({prefix + k: v for k, v in output.items()})
+
+    with _workers(job, _jobs(args), len(tenants)) as workers, _progress(args, len(tenants)) as progress:
+        _rendered(job, [doc if workers else tcp for doc, tcp in tenants], workers, consume, progress)
     return out
 
 
@@ -440,9 +724,32 @@ def _document(tenant: _Tenant, text: str, inputs: _Inputs) -> Mapping[str, Any]:
     return docs[0]
 
 
+def _verify(tenants: Sequence[_Tenant], text: str, inputs: _Inputs, workers: _Workers | None) -> None:
+    """Parse every tenant read from its text (on the workers when there are some); raise as ``_document`` would."""
+    if workers is None:
+        for tenant in tenants:
+            _document(tenant, text, inputs)
+        return
+    unread = [t for t in tenants if t.doc is None]
+    size = max(1, min(64, len(unread) // (4 * workers.jobs)))
+    for k, first in enumerate(workers.map(_first_unverified, unread, size)):
+        if first is not None:
+            _document(unread[k * size + first], text, inputs)  # again here: the same error, naming the line
+            raise AssertionError("a tenant a worker could not read was read here")  # pragma: no cover
+
+
+def _payload(tenant: _Tenant) -> Payload:
+    """What renders ``tenant``: its text (verified, parsed again where it is rendered) or its parsed document."""
+    if tenant.text is not None:
+        return tenant.text
+    assert tenant.doc is not None
+    return tenant.doc
+
+
 def render_to_dir(args: argparse.Namespace, *, split: bool = True) -> RenderSummary:
-    """Render into ``args.out`` incrementally, one tenant at a time (memory stays flat): a tenant whose digest and
-    files match its record is skipped, any other is rendered and its files replaced (``--force``: every tenant).
+    """Render into ``args.out`` incrementally: a tenant whose digest and files match its record is skipped, any
+    other is rendered (in this process or on ``--jobs`` workers, a bounded number of tenants in flight: memory stays
+    flat) and its files replaced, one tenant at a time in input order (``--force``: every tenant).
     Then, unless ``--no-prune``, the directories earlier runs wrote for tenants absent from the input are removed
     (``render_cache.prune``). An error stops the run before any pruning; tenants finished before it are complete
     and recorded, the failing one keeps no record.
@@ -475,21 +782,31 @@ def render_to_dir(args: argparse.Namespace, *, split: bool = True) -> RenderSumm
         digest = digester.digest(tenant)
         if args.force or not render_cache.up_to_date(base, digest):
             stale.append((tenant, base, digest))
-    # A record that matches was written from a parse of the same text, so a skipped tenant's identity is proven;
-    # every other read-from-text identity is checked before anything is written (the layout depends on them all).
-    if split:
-        try:
-            for tenant, _, _ in stale:
-                _document(tenant, text, inputs)
-        except _Unsplittable:
-            return render_to_dir(args, split=False)
-    for tenant, base, digest in stale:
-        tcp = _load_one(_document(tenant, text, inputs), args.tenant)
-        files = _render_one(tcp, inputs, args).files(args.side)
+
+    def write(i: int, files: Output) -> None:
+        tenant, base, digest = stale[i]
+        assert isinstance(files, dict)
         try:
             render_cache.write_tenant(base, files, digest, "" if single else f"{tenant.namespace}-{tenant.name}")
         except OSError as exc:
             raise KamajiError(f"{base}: cannot write: {exc.strerror or exc}") from None
+
+    job = _Job.of(args, inputs)
+    with _workers(job, _jobs(args), len(stale)) as workers:
+        # A record that matches was written from a parse of the same text, so a skipped tenant's identity is
+        # proven; every other read-from-text identity is checked before anything is written (the layout depends
+        # on them all).
+        unsplittable = False
+        try:
+            if split:
+                _verify([t for t, _, _ in stale], text, inputs, workers)
+        except _Unsplittable:
+            unsplittable = True  # read the stream as a whole, once these workers are gone
+        else:
+            with _progress(args, len(stale)) as progress:
+                _rendered(job, [_payload(t) for t, _, _ in stale], workers, write, progress)
+    if unsplittable:
+        return render_to_dir(args, split=False)
     pruned: list[render_cache.Pruned] = []
     if args.prune:  # only now: every tenant of the input is written and recorded, so nothing current is at risk
         try:
@@ -554,8 +871,32 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "they are removed once the run succeeded; only directories holding kamaji's own record are ever touched). "
         "Needed when several inputs share one DIR",
     )
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive,
+        metavar="N",
+        help="render on N worker processes (default: the CPUs this process may use; 1 = in this process); "
+        "the output is the same for every N",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on stderr (default: only when stderr is a terminal)",
+    )
     p.set_defaults(run=run)
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
