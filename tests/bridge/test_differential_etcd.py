@@ -3,7 +3,10 @@
 Both answer the same gRPC requests; revisions are compared relative to each server's revision before the sequence
 (each sequence uses its own key prefix), then the sequence's history is compared through Watch (with prev_kv).
 Documented, kine-compatible differences are left out of the comparison:
-``version`` (the bridge reports 0) and multi-key DeleteRange revisions (single-key deletes only here).
+``version`` (the bridge reports 0) and multi-key DeleteRange revisions (single-key deletes only here). Leases are in
+the sequences too (grant with an ID, put with a lease, revoke, time-to-live with keys, the lease list), each lease
+holding at most one key: etcd revokes a lease's keys in one revision, kine's log takes one per key. TTLs are long
+enough that nothing expires during a sequence, and remaining TTLs are compared only as "still alive".
 """
 
 from __future__ import annotations
@@ -55,15 +58,38 @@ ops = st.one_of(
     st.tuples(st.just("get"), st.sampled_from(NAMES), st.integers(-2, 12)),
     st.tuples(st.just("list"), st.sampled_from(["", "a", "a/"]), st.integers(0, 3), st.integers(-1, 12)),
     st.tuples(st.just("compact"), st.integers(-1, 14)),
+    st.tuples(st.just("grant"), st.integers(0, 2), st.sampled_from([60, 600])),
+    st.tuples(st.just("leaseput"), st.sampled_from(NAMES), st.integers(0, 2), st.binary(max_size=6)),
+    st.tuples(st.just("revoke"), st.integers(0, 2)),
+    st.tuples(st.just("ttl"), st.integers(0, 2)),
+    st.tuples(
+        st.just("leases"),
+    ),
 )
+#: lease IDs of one sequence: its number times ten plus the slot (explicit IDs: the same on both servers)
+LEASE_SLOTS = 10
+
+
+def one_key_per_lease(sequence: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The sequence with every put to a lease slot after the first dropped: a lease holds at most one key."""
+    used: set[int] = set()
+    kept = []
+    for op in sequence:
+        if op[0] == "leaseput":
+            if op[2] in used:
+                continue
+            used.add(op[2])
+        kept.append(op)
+    return kept
 
 
 class Side:
     """One server, with revisions reported relative to ``base``."""
 
-    def __init__(self, stubs: Stubs, prefix: bytes) -> None:
+    def __init__(self, stubs: Stubs, prefix: bytes, lease_base: int = 0) -> None:
         self.stubs = stubs
         self.prefix = prefix
+        self.lease_base = lease_base
         self.base = stubs.kv.Range(rpc_pb2.RangeRequest(key=b"/nothing"), timeout=10).header.revision
 
     def rel(self, rev: int) -> int:
@@ -83,8 +109,25 @@ class Side:
             return ("error", exc.code(), exc.details())
 
     def _apply(self, op: tuple[Any, ...]) -> Any:
-        kv = self.stubs.kv
+        kv, lease = self.stubs.kv, self.stubs.lease
         kind = op[0]
+        if kind == "grant":
+            g = lease.LeaseGrant(rpc_pb2.LeaseGrantRequest(ID=self.lease_base + op[1], TTL=op[2]), timeout=10)
+            return self.rel(g.header.revision), g.ID, g.TTL, g.error
+        if kind == "leaseput":
+            key, lease_id = self.prefix + op[1].encode(), self.lease_base + op[2]
+            r = kv.Put(rpc_pb2.PutRequest(key=key, value=op[3], lease=lease_id, prev_kv=True), timeout=10)
+            return self.rel(r.header.revision), self.kvs([r.prev_kv] if r.HasField("prev_kv") else [])
+        if kind == "revoke":
+            v = lease.LeaseRevoke(rpc_pb2.LeaseRevokeRequest(ID=self.lease_base + op[1]), timeout=10)
+            return self.rel(v.header.revision)
+        if kind == "ttl":
+            t = lease.LeaseTimeToLive(rpc_pb2.LeaseTimeToLiveRequest(ID=self.lease_base + op[1], keys=True), timeout=10)
+            return self.rel(t.header.revision), t.ID, t.TTL > 0, t.TTL == -1, t.grantedTTL, sorted(t.keys)
+        if kind == "leases":
+            listed = lease.LeaseLeases(rpc_pb2.LeaseLeasesRequest(), timeout=10).leases
+            mine = range(self.lease_base, self.lease_base + LEASE_SLOTS)
+            return sorted(status.ID - self.lease_base for status in listed if status.ID in mine)
         if kind in ("put", "delete", "create", "update", "remove"):
             key = self.prefix + op[1].encode()
         if kind == "put":
@@ -159,9 +202,11 @@ class Side:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=st.lists(ops, min_size=1, max_size=25))
 def test_bridge_and_etcd_agree(pair: tuple[Stubs, Stubs], sequence: list[tuple[Any, ...]]) -> None:
-    prefix = f"/diff/{next(_prefixes)}/".encode()
-    bridge, etcd = Side(pair[0], prefix), Side(pair[1], prefix)
-    for step, op in enumerate(sequence):
+    number = next(_prefixes)
+    prefix = f"/diff/{number}/".encode()
+    lease_base = (number + 1) * LEASE_SLOTS
+    bridge, etcd = Side(pair[0], prefix, lease_base), Side(pair[1], prefix, lease_base)
+    for step, op in enumerate(one_key_per_lease(sequence)):
         got, want = bridge.apply(op), etcd.apply(op)
         assert got == want, f"step {step} {op}: bridge {got} != etcd {want}"
     # the same history through Watch: events, prev_kv, and the compaction cancel
