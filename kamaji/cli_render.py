@@ -491,7 +491,7 @@ def progress_line(done: int, total: int, elapsed: float, width: int = 24) -> str
     """The progress bar's text (no ``\\r``): tenants done / total, rate, time left. Pure: the caller owns the clock.
 
     >>> progress_line(250, 1000, 2.0)
-    'kamaji render [######------------------]    250/1,000 tenants    125/s  ETA 0:06'
+    'kamaji render [######------------------]   250/1,000 tenants    125/s  ETA 0:06'
     """
     filled = width * done // total if total else width
     rate = done / elapsed if elapsed > 0 else 0.0
@@ -535,8 +535,8 @@ class Progress:
     def _draw(self) -> None:
         self.drawn_at = self.clock()
         line = progress_line(self.done, self.total, self.drawn_at - self.start)
-        self.stream.write("\r" + line.ljust(self.width))  # blanks over the end of a longer previous line
-        self.width = len(line)
+        self.width = max(self.width, len(line))
+        self.stream.write("\r" + line.ljust(self.width))  # blanks over whatever a longer frame left
         self.stream.flush()
 
 
