@@ -10,14 +10,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
 
 from kamaji.errors import ToolError
 from kamaji.testing.etcd import etcdctl_run
-from kamaji.testing.process import LOOPBACK, ManagedProcess, ServerDir, free_port
+from kamaji.testing.process import LOOPBACK, ManagedProcess, ServerDir, ServerFixture, free_port
 
 
-class BridgeProcess:
+class BridgeProcess(ServerFixture):
     def __init__(
         self,
         datastore: str | None = None,
@@ -74,9 +73,7 @@ class BridgeProcess:
         return result.returncode == 0
 
     def restart(self) -> BridgeProcess:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
+        self._halt()
         return self.start()
 
     def client_flags(self) -> list[str]:
@@ -88,17 +85,3 @@ class BridgeProcess:
 
     def etcdctl_result(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return etcdctl_run(self.client_flags(), *args, input=input, check=False)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        self._dir.cleanup()
-
-    def __enter__(self) -> BridgeProcess:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

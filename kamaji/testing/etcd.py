@@ -13,12 +13,11 @@ import subprocess
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 from kamaji.errors import ToolError
 from kamaji.testing import binaries
 from kamaji.testing.certs import CertPair, TestCA
-from kamaji.testing.process import LOOPBACK, ManagedProcess, ServerDir, free_ports, http_ok, run
+from kamaji.testing.process import LOOPBACK, ManagedProcess, ServerDir, ServerFixture, free_ports, http_ok, run
 
 
 def etcdctl_run(
@@ -34,7 +33,7 @@ def etcdctl_run(
     return run(argv, input=input, check=check)
 
 
-class EtcdServer:
+class EtcdServer(ServerFixture):
     """etcd serving clients on ``endpoint``; ``etcdctl(...)`` runs a client against it."""
 
     def __init__(
@@ -140,21 +139,3 @@ class EtcdServer:
     def etcdctl_result(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``etcdctl <args>``; the completed process whatever its exit code."""
         return etcdctl_run(self.client_flags(), *args, binary=self.etcdctl_binary, input=input, check=False)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        self._dir.cleanup()
-
-    def __enter__(self) -> EtcdServer:
-        try:
-            return self.start()
-        except BaseException:  # a server that never became ready is stopped, its directory removed
-            self.stop()
-            raise
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from types import TracebackType
 
 from kamaji.errors import ToolError
 from kamaji.testing import binaries
 from kamaji.testing.etcd import etcdctl_run
-from kamaji.testing.process import LOOPBACK, ManagedProcess, ServerDir, free_port
+from kamaji.testing.process import LOOPBACK, ManagedProcess, ServerDir, ServerFixture, free_port
 
 
-class KineServer:
+class KineServer(ServerFixture):
     """kine on ``endpoint`` (``http://127.0.0.1:PORT``) storing into the SQL ``datastore`` DSN."""
 
     def __init__(
@@ -79,17 +78,3 @@ class KineServer:
     def etcdctl_result(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``etcdctl <args>`` against kine; the completed process whatever its exit code."""
         return etcdctl_run(self.client_flags(), *args, input=input, check=False)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        self._dir.cleanup()
-
-    def __enter__(self) -> KineServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

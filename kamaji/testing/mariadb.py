@@ -14,12 +14,11 @@ import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 import attrs
 
 from kamaji.errors import ToolError
-from kamaji.testing.process import LOOPBACK, ManagedProcess, ServerDir, chown_tree, free_port, run
+from kamaji.testing.process import LOOPBACK, ManagedProcess, ServerDir, ServerFixture, chown_tree, free_port, run
 
 OS_USER = "mysql"
 
@@ -43,7 +42,7 @@ class ServerTLS:
     key: Path
 
 
-class MariaDBServer:
+class MariaDBServer(ServerFixture):
     """MariaDB on 127.0.0.1:``port``; ``root`` with ``password`` over TCP; ``socket`` for local clients."""
 
     def __init__(
@@ -170,23 +169,7 @@ class MariaDBServer:
     def restart(self, while_down: Callable[[], object] | None = None, timeout: float = 60) -> MariaDBServer:
         """Stop the server by PID (normal shutdown: it closes every client connection), call ``while_down()``, start
         it again on the same data directory and port: what clients see when their database restarts."""
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
+        self._halt()
         if while_down is not None:
             while_down()
         return self.start(timeout, port=self.port)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        self._dir.cleanup()
-
-    def __enter__(self) -> MariaDBServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

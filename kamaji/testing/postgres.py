@@ -13,13 +13,13 @@ import secrets
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from kamaji.errors import ToolError
 from kamaji.testing.process import (
     LOOPBACK,
     ManagedProcess,
     ServerDir,
+    ServerFixture,
     as_user_prefix,
     chown_tree,
     free_port,
@@ -30,7 +30,7 @@ BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 OS_USER = "postgres"
 
 
-class PostgresServer:
+class PostgresServer(ServerFixture):
     """PostgreSQL on 127.0.0.1:``port`` with superuser ``user``/``password``; ``dsn()`` for clients."""
 
     def __init__(
@@ -136,18 +136,10 @@ class PostgresServer:
     def restart(self, while_down: Callable[[], object] | None = None, timeout: float = 60) -> PostgresServer:
         """Stop the server by PID (fast shutdown), call ``while_down()``, start it again on the same data directory
         and port: what clients see when their database restarts."""
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
+        self._halt()
         if while_down is not None:
             while_down()
         return self.start(timeout, port=self.port)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        self._dir.cleanup()
 
     def dsn(self, database: str = "postgres") -> str:
         """A libpq URL for the superuser (hex password: nothing to escape)."""
@@ -177,11 +169,3 @@ class PostgresServer:
             sql,
         ]
         return run(argv, env={"PGPASSWORD": self.password}).stdout
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
 from kamaji.errors import ToolError
 
@@ -257,3 +258,35 @@ class ManagedProcess:
                 popen.wait(timeout=10)
         with self.log.open("ab") as out:
             out.write(f"== kamaji: {self.name} (pid {popen.pid}) stopped, exit code {popen.returncode}\n".encode())
+
+
+class ServerFixture:
+    """What the server fixtures share: one :class:`ManagedProcess` in ``_process``, a :class:`ServerDir` in
+    ``_dir``, and ``start`` of their own. Stopped by PID; a ``with`` block stops the server also when it never became
+    ready (so no process or directory outlives a failed start)."""
+
+    _process: ManagedProcess | None
+    _dir: ServerDir
+
+    def start(self, timeout: float = 60) -> Self:
+        raise NotImplementedError
+
+    def _halt(self) -> None:
+        """Stop the process, keep the directory (a restart starts again on the same data)."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+    def stop(self) -> None:
+        self._halt()
+        self._dir.cleanup()
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
