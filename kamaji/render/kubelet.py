@@ -1,8 +1,11 @@
 """The tenant's KubeletConfiguration, rendered for a target kubelet minor.
 
-A kubelet decodes its configuration strictly: a field it does not know makes it refuse to start. So the
-configuration kubeadm uploads is written for the *oldest kubelet that will read it* (``kubelet_minor``): every field
-of ``FIELDS_ADDED`` newer than that minor is removed, also after the user's JSON patches.
+The configuration kubeadm uploads is written for the *oldest kubelet that will read it* (``kubelet_minor``): every
+field of ``FIELDS_ADDED`` newer than that minor is removed, also after the user's JSON patches. A field unknown to
+the node's kubeadm/kubelet is dropped with a warning (kubeadm decodes leniently after a strict check; the kubelet
+falls back to lenient v1beta1 decoding), so sending it would silently lose the setting. What makes a kubelet
+refuse to start is a field it knows but whose feature gate is off at its minor (Kamaji #1062): Kamaji writes none
+of those (``None`` in the table); docs/rendering.md has the evidence.
 """
 
 from __future__ import annotations
@@ -18,20 +21,50 @@ from kamaji.render.serialize import dump_yaml
 
 __all__ = ["FIELDS_ADDED", "apply_json_patch", "kubelet_configuration", "kubelet_configuration_yaml"]
 
-#: KubeletConfiguration (kubelet.config.k8s.io/v1beta1) top-level fields by the minor that introduced them, with
-#: the value kubeadm's defaulted configuration carries (``None``: not written unless a patch adds it).
+#: KubeletConfiguration (kubelet.config.k8s.io/v1beta1) fields by the kubelet minor that introduced them, with the
+#: value Kamaji writes (``None``: not written unless a patch adds it; the kubelet defaults it itself). Keys are
+#: top-level field names or slash-separated paths of nested ones. Complete for 1.28-1.36: every field of upstream's
+#: types.go at ``k8s.io/kubelet`` v0.36.0 absent at v0.28.0 is here (tests/unit/render/kubelet_fields.json, and
+#: docs/rendering.md for the evidence). "kubelet vX" below: config/v1beta1/types.go of that module tag.
 FIELDS_ADDED: dict[str, tuple[int, Any]] = {
-    "imageMaximumGCAge": (29, "0s"),
-    "containerLogMaxWorkers": (30, 1),
-    "containerLogMonitorInterval": (30, "10s"),
-    "failCgroupV1": (31, None),
-    "crashLoopBackOff": (32, {}),
-    "imagePullCredentialsVerificationPolicy": (33, None),
-    # the allowlist of the "NeverVerifyAllowlistedImages" policy above: same KEP (2535), same release (upstream
-    # staging/src/k8s.io/kubelet/config/v1beta1/types.go documents the two together)
-    "preloadedImagesVerificationAllowlist": (33, None),
-    "mergeDefaultEvictionSettings": (34, None),
+    "imageMaximumGCAge": (29, "0s"),  # absent in kubelet v0.28.0, present in v0.29.0 (KEP-4210)
+    "containerLogMaxWorkers": (30, 1),  # kubelet v0.30.0
+    "containerLogMonitorInterval": (30, "10s"),  # kubelet v0.30.0
+    "podLogsDir": (30, None),  # kubernetes#112957, kubelet v0.30.0; kubeadm writes /var/log/pods, the default
+    # component-base logsapi TextOptions: in component-base v0.30.0, not v0.29.0 (which only has options.json)
+    "logging/options/text": (30, {"infoBufferSize": "0"}),
+    "failCgroupV1": (31, None),  # kubelet v0.31.0
+    "crashLoopBackOff": (32, {}),  # kubelet v0.32.0 (KEP-4603), with its only field maxContainerRestartPeriod
+    "singleProcessOOMKill": (32, None),  # kubernetes#126096, kubelet v0.32.0 (its 1.31 cherry-pick was closed)
+    "imagePullCredentialsVerificationPolicy": (33, None),  # kubelet v0.33.0 (KEP-2535)
+    "preloadedImagesVerificationAllowlist": (33, None),  # kubelet v0.33.0, same KEP
+    "mergeDefaultEvictionSettings": (33, None),  # kubernetes#127577, kubelet v0.33.0 (was 34 here: wrong)
+    "userNamespaces": (33, None),  # kubernetes#130028 (userNamespaces.idsPerPod), kubelet v0.33.0
+    "memoryReservationPolicy": (36, None),  # kubelet v0.36.0; kubeadm writes "None", the default
+    "tlsCurvePreferences": (36, None),  # kubelet v0.36.0
 }
+
+
+def _parts(field: str) -> tuple[list[str], str]:
+    *parents, last = field.split("/")
+    return parents, last
+
+
+def _set_field(config: dict[str, Any], field: str, value: Any) -> None:
+    parents, last = _parts(field)
+    node = config
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = copy.deepcopy(value)
+
+
+def _drop_field(config: dict[str, Any], field: str) -> None:
+    parents, last = _parts(field)
+    node: Any = config
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(last, None)
 
 
 def _base(cluster_dns: Sequence[str], cluster_domain: str, cgroup_driver: str) -> dict[str, Any]:
@@ -83,7 +116,7 @@ def _base(cluster_dns: Sequence[str], cluster_domain: str, cgroup_driver: str) -
         "kubeAPIQPS": 50,
         "logging": {
             "flushFrequency": "5s",
-            "options": {"json": {"infoBufferSize": "0"}, "text": {"infoBufferSize": "0"}},
+            "options": {"json": {"infoBufferSize": "0"}},  # options.text: FIELDS_ADDED
             "verbosity": 0,
         },
         "maxOpenFiles": 1000000,
@@ -207,11 +240,11 @@ def kubelet_configuration(
     config = _base(cluster_dns, cluster_domain, cgroup_driver or "systemd")
     for field, (minor, value) in FIELDS_ADDED.items():
         if value is not None and minor <= kubelet_minor:
-            config[field] = copy.deepcopy(value)
+            _set_field(config, field, value)
     config = apply_json_patch(config, patches)
     for field, (minor, _) in FIELDS_ADDED.items():
         if minor > kubelet_minor:
-            config.pop(field, None)
+            _drop_field(config, field)
     return config
 
 
