@@ -35,6 +35,7 @@ def test_render_bench_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "kept" in text
     assert text.count("<!-- render-bench:start -->") == 1
     assert "| 1 core | cold |" in text and "peak RSS" in text
+    assert "`--jobs 1`" in text and "`--jobs 2`" in text and "MiB in the parent" in text
     assert "python benchmarks/render_bench.py --tenants 5 --processes 2" in text
     # a second run replaces the section instead of appending another
     assert bench.main(["--tenants", "5", "--processes", "2", "--repeat", "1", "--append-to", str(out)]) == 0  # type: ignore[attr-defined]
