@@ -27,14 +27,14 @@ __all__ = ["FIELDS_ADDED", "apply_json_patch", "kubelet_configuration", "kubelet
 #: types.go at ``k8s.io/kubelet`` v0.36.0 absent at v0.28.0 is here (tests/unit/render/kubelet_fields.json, and
 #: docs/rendering.md for the evidence). "kubelet vX" below: config/v1beta1/types.go of that module tag.
 FIELDS_ADDED: dict[str, tuple[int, Any]] = {
-    "imageMaximumGCAge": (29, "0s"),  # absent in kubelet v0.28.0, present in v0.29.0 (KEP-4210)
+    "imageMaximumGCAge": (29, "0s"),  # kubernetes#121275 (KEP-4210): absent in kubelet v0.28.0, in v0.29.0
     "containerLogMaxWorkers": (30, 1),  # kubelet v0.30.0
     "containerLogMonitorInterval": (30, "10s"),  # kubelet v0.30.0
     "podLogsDir": (30, None),  # kubernetes#112957, kubelet v0.30.0; kubeadm writes /var/log/pods, the default
     # component-base logsapi TextOptions: in component-base v0.30.0, not v0.29.0 (which only has options.json)
     "logging/options/text": (30, {"infoBufferSize": "0"}),
     "failCgroupV1": (31, None),  # kubelet v0.31.0
-    "crashLoopBackOff": (32, {}),  # kubelet v0.32.0 (KEP-4603), with its only field maxContainerRestartPeriod
+    "crashLoopBackOff": (32, {}),  # kubernetes#128374 (KEP-4603), kubelet v0.32.0, with maxContainerRestartPeriod
     "singleProcessOOMKill": (32, None),  # kubernetes#126096, kubelet v0.32.0 (its 1.31 cherry-pick was closed)
     "imagePullCredentialsVerificationPolicy": (33, None),  # kubelet v0.33.0 (KEP-2535)
     "preloadedImagesVerificationAllowlist": (33, None),  # kubelet v0.33.0, same KEP
