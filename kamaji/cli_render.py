@@ -1,7 +1,7 @@
 """``kamaji render``: every manifest of one or more tenants, from YAML, with no cluster.
 
     kamaji render tenant.yaml|tenants/ [--datastore ds.yaml] [--seed-file F] [--now RFC3339] [--address IP] [--force]
-                  [--no-prune] --out DIR|-
+                  [--no-prune] [--jobs N] [--[no-]progress] --out DIR|-
 
 This is the imperative shell around the pure ``kamaji.render``: it reads files, derives what Kamaji would take from
 a running cluster (the UID of a tenant that has none, the datastore password, the DataStore CA) from the seed, and
@@ -9,7 +9,9 @@ writes the result. Without ``--seed-file`` it uses the fixed, public ``DEMO_SEED
 command prints the same bytes everywhere (never use the demo seed for a real cluster: anyone can derive its keys).
 With ``--out DIR`` it is incremental (``kamaji.render_cache``): a tenant whose inputs and files are unchanged since
 the last run into DIR is skipped; ``--force`` renders every tenant again. After a successful run, the directories
-earlier runs wrote for tenants no longer in the input are pruned (``--no-prune`` keeps them).
+earlier runs wrote for tenants no longer in the input are pruned (``--no-prune`` keeps them). ``--jobs N``
+renders on N worker processes (default: the CPUs this process may use) while this process alone writes, in input
+order, so the output is the same for every N; a progress bar goes to stderr when it is a terminal.
 """
 
 from __future__ import annotations
