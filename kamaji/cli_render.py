@@ -35,6 +35,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
@@ -444,7 +445,13 @@ class _Workers:
         chunks = (items[i : i + size] for i in range(0, len(items), size))
         window: deque[Future[R]] = deque(self.pool.submit(fn, c) for c in itertools.islice(chunks, 2 * self.jobs))
         while window:
-            result = window.popleft().result()
+            try:
+                result = window.popleft().result()
+            except BrokenProcessPool:
+                raise KamajiError(
+                    "a render worker process died (killed, or out of memory?); nothing after the last tenant "
+                    "written is recorded: run again, perhaps with fewer --jobs"
+                ) from None
             window.extend(self.pool.submit(fn, c) for c in itertools.islice(chunks, 1))  # keep the workers busy
             yield result
 

@@ -5,9 +5,11 @@ and no worker outlives it."""
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 import yaml
 
 from kamaji import cli_render, render_cache
+from kamaji.errors import KamajiError
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -212,3 +215,43 @@ def test_the_pool_reads_a_bounded_window_ahead(tmp_path: Path) -> None:
             assert items.reached <= 3 * (k + 1 + 2 * 2)  # this chunk, then at most 2 x jobs in flight
         assert items.reached == 1000
     assert children() == before
+
+
+def die(chunk: Any) -> None:
+    os._exit(3)  # what the OOM killer or a kill -9 does to a worker
+
+
+def test_a_worker_that_dies_is_a_one_line_error(tmp_path: Path) -> None:
+    inputs = Inputs(tmp_path, [tenant(0)])
+    args = parse(inputs.argv("-"))
+    job = cli_render._Job.of(args, cli_render._inputs(args))
+    before = children()
+    with pytest.raises(KamajiError, match="a render worker process died"), cli_render._Workers(job, 2) as workers:
+        list(workers.map(die, list(range(10)), 1))
+    assert children() == before
+
+
+def test_with_threads_running_workers_are_spawned_and_render_the_same(tmp_path: Path) -> None:
+    """fork is unsafe in a process that runs threads: then the workers are spawned (a fresh interpreter each,
+    which gets the run's inputs by pickling) — and write the same bytes."""
+    inputs = Inputs(tmp_path, [tenant(i) for i in range(4)])
+    assert summary(inputs, tmp_path / "forked", "--jobs", "2") == (4, 0, 0)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        spawned: list[str] = []
+        real = multiprocessing.get_context
+
+        def spy(method: str | None = None) -> Any:
+            spawned.append(str(method))
+            return real(method)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(multiprocessing, "get_context", spy)  # the module cli_render uses
+            assert summary(inputs, tmp_path / "spawned", "--jobs", "2") == (4, 0, 0)
+        assert spawned == ["spawn"]
+    finally:
+        stop.set()
+        thread.join()
+    assert tree(tmp_path / "spawned") == tree(tmp_path / "forked")
