@@ -14,6 +14,7 @@ successful run, exactly those whose tenant left the input.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hmac
 import json
@@ -163,16 +164,24 @@ def up_to_date(base: Path, digest: str) -> bool:
     return True
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """0600 (Secrets hold private keys), written to a temp file in the same directory and renamed over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _atomic_write(path: Path | str, data: bytes) -> None:
+    """0600 (Secrets hold private keys), written to a temp file in the same directory and renamed over ``path``.
+    Plain strings and ``os`` calls: ``kamaji render --jobs`` writes every file of every tenant from one process."""
+    path = os.fspath(path)
+    head, _, name = path.rpartition(os.sep)
+    tmp = f"{head}{os.sep}.{name}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
 
 
@@ -181,15 +190,16 @@ def write_tenant(base: Path, files: Mapping[str, bytes], digest: str, where: str
     listed and it no longer produces, and write the record last."""
     previous = read_record(base)
     (base / RECORD).unlink(missing_ok=True)  # from here on nothing vouches for base until the new record lands
-    made: set[Path] = set()
+    root = os.fspath(base) + os.sep
+    made: set[str] = set()
     for rel, data in files.items():
-        path = base / rel
-        if path.parent not in made:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            made.add(path.parent)
-        _atomic_write(path, data)
+        parent = os.path.dirname(rel)
+        if parent not in made:
+            os.makedirs(root + parent, exist_ok=True)
+            made.add(parent)
+        _atomic_write(root + rel, data)
     if previous is not None:
-        _remove_listed(base, sorted(previous.files.keys() - files.keys()), keep=made)
+        _remove_listed(base, sorted(previous.files.keys() - files.keys()), keep={base / d for d in made})
     record = {
         "digest": digest,
         "dir": where,
