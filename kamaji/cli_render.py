@@ -287,18 +287,6 @@ def _inputs(args: argparse.Namespace) -> _Inputs:
     return _Inputs(datastores, docs, seed, now, Images(kine=args.kine_image))
 
 
-def _render_one(tcp: TenantControlPlane, inputs: _Inputs, args: argparse.Namespace) -> Rendered:
-    return render_tenant(
-        tcp,
-        inputs.datastores,
-        seed=inputs.seed,
-        now=inputs.now,
-        address=args.address,
-        images=inputs.images,
-        kubelet_minor=args.kubelet_minor,
-    )
-
-
 # --- rendering on worker processes -------------------------------------------------------------------------------
 # Workers render whole tenants (parse, load, PKI, objects, serialization) and send the bytes back; the parent alone
 # writes files, the stream and the records, in input order, so the output does not depend on --jobs.

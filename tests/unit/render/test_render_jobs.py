@@ -255,3 +255,15 @@ def test_with_threads_running_workers_are_spawned_and_render_the_same(tmp_path: 
         stop.set()
         thread.join()
     assert tree(tmp_path / "spawned") == tree(tmp_path / "forked")
+
+
+def test_forked_workers_do_not_repeat_what_the_caller_left_buffered(tmp_path: Path) -> None:
+    """A forked worker flushes the stdout buffer it inherited when it exits: it must inherit none (multiprocessing
+    flushes before it forks; a bare os.fork would not)."""
+    inputs = Inputs(tmp_path, [tenant(i) for i in range(4)])
+    script = (
+        "import sys; sys.stdout.write('before'); from kamaji import cli_render; sys.exit(cli_render.main(sys.argv[1:]))"
+    )
+    result = subprocess.run([sys.executable, "-c", script, *inputs.argv(tmp_path / "out", "--jobs", "3")],
+                            capture_output=True, text=True, cwd=ROOT, check=True)  # fmt: skip
+    assert result.stdout == "before"
