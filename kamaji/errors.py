@@ -32,6 +32,7 @@ KamajiError
 │   ├── FutureRevisionError
 │   ├── InvalidRequestError(ValueError)    kamaji.bridge.types: a request etcd would refuse as invalid
 │   ├── LeaseNotFoundError(LookupError)    kamaji.bridge.types
+│   ├── LeaseExistsError                   kamaji.bridge.types
 │   └── UnsupportedError(NotImplementedError)  kamaji.bridge.types: a shape the SQL log cannot serve
 │       └── UnsupportedTxnError            kamaji.bridge.types: a Txn that cannot be made atomic
 └── ToolError(RuntimeError)                an external program (etcd, kube-apiserver...) is missing or failed

@@ -25,7 +25,14 @@ from typing import Any
 import attrs
 
 from kamaji.bridge.log import SQLLog
-from kamaji.bridge.types import Event, EventType, InvalidRequestError, LeaseNotFoundError, UnsupportedError
+from kamaji.bridge.types import (
+    Event,
+    EventType,
+    InvalidRequestError,
+    LeaseExistsError,
+    LeaseNotFoundError,
+    UnsupportedError,
+)
 from kamaji.bridge.watch import Hub
 
 logger = logging.getLogger(__name__)
@@ -107,7 +114,7 @@ class Leases:
             elif not 0 < lease_id <= MAX_ID:
                 raise InvalidRequestError(f"etcdserver: lease ID must be in 1..{MAX_ID} (kine's lease column)")
             elif self._one(self.log.dialect.lease_get_sql, [lease_id]):
-                raise InvalidRequestError("etcdserver: lease already exists")
+                raise LeaseExistsError(f"lease {lease_id} already exists")
             lease = Lease(lease_id, ttl, self.clock() + ttl * 1000)
             self._one(self.log.dialect.lease_insert_sql, [lease.id, lease.ttl, lease.expires_ms], fetch=False)
         return lease

@@ -16,7 +16,13 @@ from collections.abc import Callable
 
 import grpc
 
-from kamaji.bridge.types import InvalidRequestError, LeaseNotFoundError, UnsupportedError, UnsupportedTxnError
+from kamaji.bridge.types import (
+    InvalidRequestError,
+    LeaseExistsError,
+    LeaseNotFoundError,
+    UnsupportedError,
+    UnsupportedTxnError,
+)
 from kamaji.errors import BridgeError, CompactedError, DatastoreUnavailableError, FutureRevisionError, KeyExistsError
 
 #: (error class, gRPC code, etcd's message or None to use the error's own text)
@@ -25,6 +31,7 @@ STATUSES: tuple[tuple[type[BaseException], grpc.StatusCode, str | None], ...] = 
     (FutureRevisionError, grpc.StatusCode.OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future revision"),
     (KeyExistsError, grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: duplicate key given in txn request"),
     (LeaseNotFoundError, grpc.StatusCode.NOT_FOUND, "etcdserver: requested lease not found"),
+    (LeaseExistsError, grpc.StatusCode.FAILED_PRECONDITION, "etcdserver: lease already exists"),
     (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT, None),
     (UnsupportedTxnError, grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: unsupported operations in txn request"),
     (UnsupportedError, grpc.StatusCode.UNIMPLEMENTED, None),

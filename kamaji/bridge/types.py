@@ -37,6 +37,10 @@ class LeaseNotFoundError(BridgeError, LookupError):
     """The lease does not exist (never granted, revoked or expired)."""
 
 
+class LeaseExistsError(BridgeError):
+    """A LeaseGrant asked for an ID that is already granted."""
+
+
 class EventType(enum.IntEnum):
     PUT = 0
     DELETE = 1
