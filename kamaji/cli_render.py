@@ -822,6 +822,15 @@ def _pruned_line(out: str, pruned: render_cache.Pruned) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # the workers are gone by now (they leave Ctrl-C to us), and so is any temp file
+        where = "nothing written" if args.out == "-" else f"the tenants recorded in {args.out} are complete"
+        print(f"kamaji render: interrupted; {where}", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.out == "-":
         files = render_tenants(args)  # everything is rendered before anything is written: no partial output
         sys.stdout.buffer.write(b"".join(files.values()))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import yaml
 
 from kamaji import cli_render, render_cache
 from kamaji.errors import KamajiError
+from kamaji.testing.process import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -266,3 +268,30 @@ def test_forked_workers_do_not_repeat_what_the_caller_left_buffered(tmp_path: Pa
     result = subprocess.run([sys.executable, "-c", script, *inputs.argv(tmp_path / "out", "--jobs", "3")],
                             capture_output=True, text=True, cwd=ROOT, check=True)  # fmt: skip
     assert result.stdout == "before"
+
+
+def test_ctrl_c_stops_the_workers_and_leaves_complete_tenants_only(tmp_path: Path) -> None:
+    inputs = Inputs(tmp_path, [tenant(i) for i in range(1500)])
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "kamaji.cli_render", *inputs.argv(out, "--jobs", "2")]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+    try:
+        wait_until(lambda: any(out.glob(f"*/{render_cache.RECORD}")), 60, "a first tenant written")
+        workers = {int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()}
+        assert len(workers) == 2
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends the whole foreground group on Ctrl-C
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert err.endswith(f"kamaji render: interrupted; the tenants recorded in {out} are complete\n"), err
+    assert "Traceback" not in err
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert not list(out.rglob("*.tmp"))
+    written = [d for d in out.iterdir() if d.is_dir()]
+    assert 0 < len(written) < 1500
+    for directory in written:  # each tenant has every file its record lists, or no record (then it is redone)
+        record = render_cache.read_record(directory)
+        assert record is None or render_cache.up_to_date(directory, record.digest)
