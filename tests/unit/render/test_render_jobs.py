@@ -5,6 +5,7 @@ and no worker outlives it."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -79,7 +80,8 @@ def children() -> set[int]:
     """This process's live child processes (Linux: every thread's children list)."""
     pids: set[int] = set()
     for task in Path("/proc/self/task").iterdir():
-        pids |= {int(p) for p in (task / "children").read_text().split()}
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile has no children left
+            pids |= {int(p) for p in (task / "children").read_text().split()}
     return pids
 
 
