@@ -172,6 +172,15 @@ def history(bridge: BridgeProcess, start: int, upto: int) -> list[tuple[int, int
     return out
 
 
+def every_writer_fails(writers: Writers, since: int, database: str) -> None:
+    """Wait until every writer has had a request fail after its first ``since`` failures (``database`` is down)."""
+    wait_until(
+        lambda: len({a.writer for a in writers.failed()[since:]}) == WRITERS,
+        30,
+        f"every writer getting an error while {database} is down",
+    )
+
+
 def current_revision(bridge: BridgeProcess) -> int:
     with _channel(bridge) as channel:
         r = rpc_pb2_grpc.KVStub(channel).Range(rpc_pb2.RangeRequest(key=b"/registry/health"), timeout=10)
@@ -272,11 +281,7 @@ def test_postgresql_restart_under_load_gives_unavailable_then_recovers(tmp_path:
 
             def while_down() -> None:
                 # every writer is told the database is gone, and the watch hub's poll fails too
-                wait_until(
-                    lambda: len({a.writer for a in writers.failed()[failed_before:]}) == WRITERS,
-                    30,
-                    "every writer getting an error while PostgreSQL is down",
-                )
+                every_writer_fails(writers, failed_before, "PostgreSQL")
                 wait_until(lambda: "watch poll failing" in bridge.log.read_text(), 30, "the hub's poll failing")
 
             pg.restart(while_down)
@@ -357,11 +362,7 @@ def test_mariadb_restarts_lose_nothing_and_fail_no_request_once_the_server_is_ba
             failed_before = len(writers.failed())
 
             def while_down() -> None:
-                wait_until(
-                    lambda: len({a.writer for a in writers.failed()[failed_before:]}) == WRITERS,
-                    30,
-                    "every writer getting an error while MariaDB is down",
-                )
+                every_writer_fails(writers, failed_before, "MariaDB")
 
             db.restart(while_down)
             back = [len(writers.attempts[w]) for w in range(WRITERS)]  # attempts made before the server was back
