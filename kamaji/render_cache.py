@@ -170,8 +170,8 @@ def _atomic_write(path: Path | str, data: bytes) -> None:
     path = os.fspath(path)
     head, _, name = path.rpartition(os.sep)
     tmp = f"{head}{os.sep}.{name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
+    try:  # the open too: a Ctrl-C (KeyboardInterrupt) right after it must not leave the temp file behind
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             view = memoryview(data)
             while view:
