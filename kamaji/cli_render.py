@@ -30,7 +30,6 @@ import re
 import signal
 import sys
 import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,7 +37,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TextIO, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 import yaml
@@ -46,6 +45,7 @@ import yaml
 from kamaji import __version__, api, pki, render_cache
 from kamaji.api.datastore import ContentRef, DataStore
 from kamaji.api.tenant import TenantControlPlane
+from kamaji.cli_progress import Progress, progress_bar
 from kamaji.cli_support import standalone
 from kamaji.errors import FieldError, KamajiError, MissingInputError, SpecError, ValidationError
 from kamaji.render import EtcdOverride, Images, Rendered, StorageConnection, render
@@ -481,81 +481,6 @@ def _workers(job: _Job, jobs: int, tenants: int) -> _Workers | contextlib.nullco
     return _Workers(job, jobs) if jobs > 1 else contextlib.nullcontext()
 
 
-# --- the progress bar ---------------------------------------------------------------------------------------------
-
-
-def progress_line(done: int, total: int, elapsed: float, width: int = 24) -> str:
-    """The progress bar's text (no ``\\r``): tenants done / total, rate, time left. Pure: the caller owns the clock.
-
-    >>> progress_line(250, 1000, 2.0)
-    'kamaji render [######------------------]   250/1,000 tenants    125/s  ETA 0:06'
-    """
-    filled = width * done // total if total else width
-    rate = done / elapsed if elapsed > 0 else 0.0
-    if done >= total:
-        eta = f"in {_clock(elapsed)}"
-    elif rate > 0:
-        eta = f"ETA {_clock((total - done) / rate)}"
-    else:
-        eta = "ETA -:--"
-    bar = "#" * filled + "-" * (width - filled)
-    return f"kamaji render [{bar}] {done:>{len(f'{total:,}')},}/{total:,} tenants {rate:>6,.0f}/s  {eta}"
-
-
-def _clock(seconds: float) -> str:
-    s = round(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02}:{s % 60:02}" if s >= 3600 else f"{s // 60}:{s % 60:02}"
-
-
-class Progress:
-    """The bar on ``stream``, redrawn in place with ``\\r`` at most every ``interval`` seconds, ended by a newline."""
-
-    def __init__(
-        self, total: int, stream: TextIO, *, clock: Callable[[], float] = time.monotonic, interval: float = 0.1
-    ) -> None:
-        self.total, self.stream, self.clock, self.interval = total, stream, clock, interval
-        self.done = 0
-        self.start = self.drawn_at = clock()
-        self.width = 0
-        self._draw()
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        if self.clock() - self.drawn_at >= self.interval:
-            self._draw()
-
-    def close(self) -> None:
-        self._draw()
-        self.stream.write("\n")
-        self.stream.flush()
-
-    def _draw(self) -> None:
-        self.drawn_at = self.clock()
-        line = progress_line(self.done, self.total, self.drawn_at - self.start)
-        self.width = max(self.width, len(line))
-        self.stream.write("\r" + line.ljust(self.width))  # blanks over whatever a longer frame left
-        self.stream.flush()
-
-
-def _progress(args: argparse.Namespace, total: int) -> contextlib.AbstractContextManager[Progress | None]:
-    """A progress bar on stderr for ``total`` tenants: ``--progress``, ``--no-progress``, else when it is a TTY."""
-    show = getattr(args, "progress", None)
-    if show is None:
-        show = sys.stderr.isatty()
-    if not show or not total:
-        return contextlib.nullcontext()
-
-    @contextlib.contextmanager
-    def bar() -> Iterator[Progress]:
-        progress = Progress(total, sys.stderr)
-        try:
-            yield progress
-        finally:
-            progress.close()  # also on an error: the message then starts on a line of its own
-
-    return bar()
-
-
 def _jobs(args: argparse.Namespace) -> int:
     jobs: int | None = getattr(args, "jobs", None)
     return default_jobs() if jobs is None else jobs
@@ -578,7 +503,7 @@ def render_tenants(args: argparse.Namespace) -> dict[str, bytes]:
             prefix = f"{tcp.metadata.namespace}-{tcp.metadata.name}/" if len(tenants) > 1 else ""
             out.update({prefix + k: v for k, v in output.items()})
 
-    with _workers(job, _jobs(args), len(tenants)) as workers, _progress(args, len(tenants)) as progress:
+    with _workers(job, _jobs(args), len(tenants)) as workers, progress_bar(args, len(tenants)) as progress:
         _rendered(job, [doc if workers else tcp for doc, tcp in tenants], workers, consume, progress)
     return out
 
@@ -800,7 +725,7 @@ def render_to_dir(args: argparse.Namespace, *, split: bool = True) -> RenderSumm
         except _Unsplittable:
             unsplittable = True  # read the stream as a whole, once these workers are gone
         else:
-            with _progress(args, len(stale)) as progress:
+            with progress_bar(args, len(stale)) as progress:
                 _rendered(job, [_payload(t) for t, _, _ in stale], workers, write, progress)
     if unsplittable:
         return render_to_dir(args, split=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kamaji.cli_render import Progress, progress_line
+from kamaji.cli_progress import Progress, progress_line
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = str(ROOT / "docs/examples/tenant.yaml")
