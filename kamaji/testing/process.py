@@ -7,6 +7,7 @@ deadline and raises ``ToolError`` naming what never became ready, with the tail 
 
 from __future__ import annotations
 
+import abc
 import atexit
 import contextlib
 import os
@@ -260,7 +261,7 @@ class ManagedProcess:
             out.write(f"== kamaji: {self.name} (pid {popen.pid}) stopped, exit code {popen.returncode}\n".encode())
 
 
-class ServerFixture:
+class ServerFixture(abc.ABC):
     """What the server fixtures share: one :class:`ManagedProcess` in ``_process``, a :class:`ServerDir` in
     ``_dir``, and ``start`` of their own. Stopped by PID; a ``with`` block stops the server also when it never became
     ready (so no process or directory outlives a failed start)."""
@@ -268,8 +269,9 @@ class ServerFixture:
     _process: ManagedProcess | None
     _dir: ServerDir
 
+    @abc.abstractmethod
     def start(self, timeout: float = 60) -> Self:
-        raise NotImplementedError
+        """Start the server and wait until it is ready."""
 
     def _halt(self) -> None:
         """Stop the process, keep the directory (a restart starts again on the same data)."""
