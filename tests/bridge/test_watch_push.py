@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -74,6 +74,17 @@ def event_latency(watch: WatchClient, write: object, key: bytes, value: bytes, t
                 return time.perf_counter() - t0
 
 
+def latencies_of(
+    stack: ExitStack, watcher: Stubs, prefix: bytes, put: Callable[[bytes, bytes], object], n: int
+) -> list[float]:
+    """Watch ``prefix`` on ``watcher``; the latency of each of ``n`` writes ``put(prefix + b"k", b"v<i>")``."""
+    watch = WatchClient(watcher.watch)
+    stack.callback(watch.close)
+    assert watch.create(prefix, prefix[:-1] + bytes([prefix[-1] + 1])).created
+    key = prefix + b"k"
+    return [event_latency(watch, lambda v=b"v%d" % i: put(key, v), key, b"v%d" % i, POLL) for i in range(n)]
+
+
 def test_a_write_through_one_bridge_reaches_a_watcher_on_another_by_push(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
@@ -84,13 +95,7 @@ def test_a_write_through_one_bridge_reaches_a_watcher_on_another_by_push(
         # started at once, the two bridges installed one trigger between them
         assert postgres_server.psql(TRIGGERS, "push_two").strip() == "1"
         sa, sb = stack.enter_context(stubs_of(a)), stack.enter_context(stubs_of(b))
-        watch = WatchClient(sb.watch)
-        stack.callback(watch.close)
-        assert watch.create(b"/push/", b"/push0").created
-        latencies = [
-            event_latency(watch, lambda i=i: sa.put(b"/push/k", b"v%d" % i), b"/push/k", b"v%d" % i, POLL)
-            for i in range(20)
-        ]
+        latencies = latencies_of(stack, sb, b"/push/", sa.put, 20)
     # by polling, these would take ~POLL/2 on average; every one of them came far sooner
     assert max(latencies) < POLL / 20, latencies
     print(f"cross-bridge watch latency by push: median {statistics.median(latencies) * 1000:.1f} ms, "
@@ -103,13 +108,7 @@ def test_a_write_by_real_kine_reaches_a_bridge_watcher_by_push(postgres_server: 
         stack.callback(bridge.stop)
         kine = stack.enter_context(KineServer(postgres_server.kine_endpoint("push_kine"), tmp_path / "kine"))
         stubs = stack.enter_context(stubs_of(bridge))
-        watch = WatchClient(stubs.watch)
-        stack.callback(watch.close)
-        assert watch.create(b"/kine/", b"/kine0").created
-        latencies = [
-            event_latency(watch, lambda i=i: kine.etcdctl("put", "/kine/k", f"v{i}"), b"/kine/k", b"v%d" % i, POLL)
-            for i in range(5)
-        ]
+        latencies = latencies_of(stack, stubs, b"/kine/", lambda k, v: kine.etcdctl("put", k.decode(), v.decode()), 5)
     # etcdctl's own start-up is in these; a poll would still take up to 30 s
     assert max(latencies) < POLL / 10, latencies
 
@@ -172,11 +171,5 @@ def test_listen_only_with_notifying_writers_and_no_trigger(postgres_server: Post
             stack.enter_context(proc)
         assert postgres_server.psql(TRIGGERS, "push_listen").strip() == "0"
         sw, sr = stack.enter_context(stubs_of(writer)), stack.enter_context(stubs_of(watcher))
-        watch = WatchClient(sr.watch)
-        stack.callback(watch.close)
-        assert watch.create(b"/listen/", b"/listen0").created
-        latencies = [
-            event_latency(watch, lambda i=i: sw.put(b"/listen/k", b"v%d" % i), b"/listen/k", b"v%d" % i, POLL)
-            for i in range(5)
-        ]
+        latencies = latencies_of(stack, sr, b"/listen/", sw.put, 5)
     assert max(latencies) < POLL / 20, latencies
